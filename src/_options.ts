@@ -1,0 +1,230 @@
+/**
+ * Validation of `SessionManager` options, done once at construction.
+ *
+ * @module
+ */
+
+import {
+  renderCookieAttributes,
+  resolveCookieOptions,
+  type ResolvedCookieOptions,
+} from "./_cookie.ts";
+import { SealKeyring } from "./_seal.ts";
+import { ConfigurationError } from "./errors.ts";
+import { type Logger, noopLogger } from "./logger.ts";
+import type { SessionStore } from "./store.ts";
+import type { SessionManagerOptions } from "./types.ts";
+
+/** Browsers cap cookie lifetimes at 400 days. */
+export const MAX_COOKIE_LIFETIME_SECONDS = 400 * 24 * 60 * 60;
+
+/** The defaults of every optional setting. */
+export const DEFAULT_OPTIONS: Readonly<{
+  cookieName: string;
+  sessionTtl: number;
+  clockSkew: number;
+  refreshAfter: number;
+  cacheSize: number;
+}> = Object.freeze({
+  cookieName: "sid",
+  sessionTtl: 7 * 24 * 60 * 60,
+  clockSkew: 0,
+  refreshAfter: 60,
+  cacheSize: 5000,
+});
+
+const STORE_METHODS = [
+  "createSession",
+  "getSession",
+  "updateSession",
+  "listSessions",
+  "deleteSession",
+  "deleteAllSessions",
+  "revokeToken",
+  "isTokenRevoked",
+] as const;
+
+/** Options after validation, with times in milliseconds. */
+export interface ResolvedOptions {
+  readonly keyring: SealKeyring;
+  readonly cookieName: string;
+  readonly cookie: ResolvedCookieOptions;
+  /** `; Path=/; HttpOnly; ...`, appended to every Set-Cookie line. */
+  readonly cookieAttributes: string;
+  readonly sessionTtlMs: number;
+  readonly tokenTtlMs: number;
+  readonly maxSessionAgeMs: number;
+  readonly clockSkewMs: number;
+  readonly refreshAfterMs: number;
+  readonly cacheSize: number;
+  readonly logger: Logger;
+  readonly store: SessionStore | undefined;
+  readonly maxSessionsPerUser: number | undefined;
+  readonly now: () => number;
+  readonly generateId: () => string;
+}
+
+function fail(message: string): never {
+  throw new ConfigurationError(`Cannot create SessionManager: ${message}`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "number" || typeof value === "string") {
+    return JSON.stringify(value) ?? String(value);
+  }
+  return value === null ? "null" : typeof value;
+}
+
+function seconds(
+  name: string,
+  value: unknown,
+  { min, max, integer }: { min: number; max: number; integer: boolean },
+): number {
+  if (
+    typeof value !== "number" || !Number.isFinite(value) || value < min ||
+    value > max || (integer && !Number.isInteger(value))
+  ) {
+    fail(
+      `${name} must be ${
+        integer ? "an integer" : "a number"
+      } of seconds from ${min} to ${max}: received ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates options and applies defaults.
+ *
+ * @param options The caller's options.
+ * @returns The resolved options.
+ * @throws {ConfigurationError} With a message that says what to fix.
+ */
+export function resolveOptions(
+  options: SessionManagerOptions,
+): ResolvedOptions {
+  if (options === null || typeof options !== "object") {
+    fail(
+      `options must be an object with a cookieSecret: received ${
+        describe(options)
+      }`,
+    );
+  }
+  const keyring = new SealKeyring(options.cookieSecret);
+  const cookieName = options.cookieName ?? DEFAULT_OPTIONS.cookieName;
+  const cookie = resolveCookieOptions(cookieName, options.cookie);
+  const sessionTtl = seconds(
+    "sessionTtl",
+    options.sessionTtl ?? DEFAULT_OPTIONS.sessionTtl,
+    { min: 1, max: MAX_COOKIE_LIFETIME_SECONDS, integer: true },
+  );
+  const tokenTtl = seconds("tokenTtl", options.tokenTtl ?? sessionTtl, {
+    min: 1,
+    max: 10 * 365 * 24 * 60 * 60,
+    integer: true,
+  });
+  const maxSessionAge = options.maxSessionAge === undefined
+    ? Infinity
+    : seconds("maxSessionAge", options.maxSessionAge, {
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER / 1000,
+      integer: true,
+    });
+  const clockSkew = seconds(
+    "clockSkew",
+    options.clockSkew ?? DEFAULT_OPTIONS.clockSkew,
+    {
+      min: 0,
+      max: 3600,
+      integer: false,
+    },
+  );
+  const refreshAfter = seconds(
+    "refreshAfter",
+    options.refreshAfter ??
+      Math.min(DEFAULT_OPTIONS.refreshAfter, sessionTtl - 1),
+    { min: 0, max: sessionTtl - 1, integer: false },
+  );
+  const cacheSize = options.cacheSize ?? DEFAULT_OPTIONS.cacheSize;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+    fail(
+      `cacheSize must be a non-negative integer (0 disables the cache): received ${
+        describe(cacheSize)
+      }`,
+    );
+  }
+  const logger = options.logger ?? noopLogger;
+  for (const level of ["debug", "info", "warn", "error"] as const) {
+    if (typeof logger?.[level] !== "function") {
+      fail(
+        `logger must have debug, info, warn and error methods: ${level} is ${
+          describe(logger?.[level])
+        }`,
+      );
+    }
+  }
+  const store = options.store;
+  if (store !== undefined) {
+    for (const method of STORE_METHODS) {
+      if (typeof store?.[method] !== "function") {
+        fail(
+          `store must implement the SessionStore interface: ${method} is ${
+            describe(store?.[method])
+          }`,
+        );
+      }
+    }
+  }
+  let maxSessionsPerUser: number | undefined;
+  if (options.maxSessionsPerUser !== undefined) {
+    if (store === undefined) {
+      fail(
+        "maxSessionsPerUser needs a store: pass store, such as new MemorySessionStore()",
+      );
+    }
+    if (
+      !Number.isSafeInteger(options.maxSessionsPerUser) ||
+      options.maxSessionsPerUser < 1
+    ) {
+      fail(
+        `maxSessionsPerUser must be a positive integer: received ${
+          describe(options.maxSessionsPerUser)
+        }`,
+      );
+    }
+    maxSessionsPerUser = options.maxSessionsPerUser;
+  }
+  const now = options.now ?? Date.now;
+  if (typeof now !== "function") {
+    fail(
+      `now must be a function returning milliseconds: received ${
+        describe(now)
+      }`,
+    );
+  }
+  const generateId = options.generateId ?? (() => crypto.randomUUID());
+  if (typeof generateId !== "function") {
+    fail(
+      `generateId must be a function returning a string: received ${
+        describe(generateId)
+      }`,
+    );
+  }
+  return {
+    keyring,
+    cookieName,
+    cookie,
+    cookieAttributes: renderCookieAttributes(cookie),
+    sessionTtlMs: sessionTtl * 1000,
+    tokenTtlMs: tokenTtl * 1000,
+    maxSessionAgeMs: maxSessionAge * 1000,
+    clockSkewMs: clockSkew * 1000,
+    refreshAfterMs: refreshAfter * 1000,
+    cacheSize,
+    logger,
+    store,
+    maxSessionsPerUser,
+    now,
+    generateId,
+  };
+}
