@@ -69,9 +69,8 @@ function fail(message: string): never {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === "number" || typeof value === "string") {
-    return JSON.stringify(value) ?? String(value);
-  }
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string") return JSON.stringify(value);
   return value === null ? "null" : typeof value;
 }
 
@@ -139,12 +138,18 @@ export function resolveOptions(
       integer: false,
     },
   );
-  const refreshAfter = seconds(
-    "refreshAfter",
-    options.refreshAfter ??
-      Math.min(DEFAULT_OPTIONS.refreshAfter, sessionTtl - 1),
-    { min: 0, max: sessionTtl - 1, integer: false },
-  );
+  const refreshAfter = options.refreshAfter ??
+    Math.min(DEFAULT_OPTIONS.refreshAfter, sessionTtl / 2);
+  if (
+    typeof refreshAfter !== "number" || !(refreshAfter >= 0) ||
+    !(refreshAfter < sessionTtl)
+  ) {
+    fail(
+      `refreshAfter must be a number of seconds from 0 up to, not including, sessionTtl (${sessionTtl}): received ${
+        describe(refreshAfter)
+      }`,
+    );
+  }
   const cacheSize = options.cacheSize ?? DEFAULT_OPTIONS.cacheSize;
   if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
     fail(

@@ -20,7 +20,24 @@ export const MIN_SECRET_LENGTH = 32;
 
 // Fe26.2*<passwordId>*<encSalt hex>*<iv b64url>*<ciphertext b64url>*<expiration>*<hmacSalt hex>*<hmac b64url>
 const SEAL_PATTERN =
-  /^Fe26\.2\*(\w*)\*[0-9a-f]+\*[A-Za-z0-9_-]+\*[A-Za-z0-9_-]+\*([1-9]\d{0,15})?\*[0-9a-f]+\*[A-Za-z0-9_-]+$/;
+  /^Fe26\.2\*(\w*)\*[0-9a-f]+\*([A-Za-z0-9_-]+)\*([A-Za-z0-9_-]+)\*([1-9]\d{0,14})?\*[0-9a-f]+\*([A-Za-z0-9_-]+)$/;
+
+const BASE64URL_ALPHABET =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Tells whether an unpadded base64url string is canonical: a length that is
+ * not 1 mod 4 and zero bits in its last character's unused low bits. Without
+ * this, several strings decode to the same bytes, so a seal with an altered
+ * last character could still verify.
+ */
+function isCanonicalBase64url(value: string): boolean {
+  const remainder = value.length % 4;
+  if (remainder === 0) return true;
+  if (remainder === 1) return false;
+  const last = BASE64URL_ALPHABET.indexOf(value.charAt(value.length - 1));
+  return last % (remainder === 2 ? 16 : 4) === 0;
+}
 
 const ROTATION_ID_PATTERN = /^[1-9]\d{0,8}$/;
 const DEFAULT_ID = "default";
@@ -56,7 +73,12 @@ export function parseSeal(value: string): ParsedSeal | null {
     : value;
   const match = SEAL_PATTERN.exec(seal);
   if (match === null) return null;
-  const [, passwordId = "", expiration] = match;
+  const [, passwordId = "", iv = "", ciphertext = "", expiration, hmac = ""] =
+    match;
+  if (
+    !isCanonicalBase64url(iv) || !isCanonicalBase64url(ciphertext) ||
+    !isCanonicalBase64url(hmac)
+  ) return null;
   return {
     seal,
     passwordId,

@@ -107,7 +107,9 @@ export class ConfigurationError extends SessionsError {
  * import { CookieError, SessionManager } from "@tijs/atproto-sessions";
  * import assert from "node:assert/strict";
  *
- * const sessions = new SessionManager({ cookieSecret: "x".repeat(32) });
+ * const sessions = new SessionManager<{ bio: string }>({
+ *   cookieSecret: "x".repeat(32),
+ * });
  * await assert.rejects(
  *   sessions.createSession({ did: "did:plc:abc", bio: "x".repeat(5000) }),
  *   CookieError,
