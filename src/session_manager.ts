@@ -128,7 +128,8 @@ export class SessionManager<T extends object = Record<never, never>> {
    * otherwise the same seal with `Max-Age` set to its remaining lifetime.
    * A rejected cookie yields an `error` and a header that clears it.
    *
-   * @param request Any Web `Request`.
+   * @param request A Web `Request`, or anything with Web `Headers` (Oak's
+   * `ctx.request`, a Hono `c.req.raw`).
    * @returns The session, or a typed error; never throws on client input.
    *
    * @example Protecting a route
@@ -142,7 +143,9 @@ export class SessionManager<T extends object = Record<never, never>> {
    * assert.equal(result.error?.type, "NO_COOKIE");
    * ```
    */
-  async getSessionFromRequest(request: Request): Promise<SessionResult<T>> {
+  async getSessionFromRequest(
+    request: { readonly headers: Pick<Headers, "get"> },
+  ): Promise<SessionResult<T>> {
     let header: string | null;
     try {
       header = request.headers.get("cookie");

@@ -725,3 +725,39 @@ Deno.test("logging: the default is silent; a logger sees types, never secrets, s
   // The default logger does nothing and does not throw.
   await manager().getSessionFromRequest(requestWithCookie(`sid=${foreign}`));
 });
+
+Deno.test("getSessionFromRequest() accepts anything with Web Headers, such as Oak's request", async () => {
+  const sessions = manager();
+  const cookie = cookiePair(await sessions.createSession({ did: DID }));
+  const result = await sessions.getSessionFromRequest({
+    headers: new Headers({ cookie }),
+  });
+  assert.equal(result.data?.did, DID);
+});
+
+Deno.test("createSession() and sealToken() reject non-object data and drop reserved fields", async () => {
+  const sessions = new SessionManager<{ note: string }>({
+    cookieSecret: SECRET,
+    now: () => T0,
+  });
+  for (const input of [null, undefined, "did:plc:abc", [DID], 42]) {
+    await assert.rejects(
+      sessions.createSession(input as unknown as { did: string; note: string }),
+      (error: unknown) =>
+        error instanceof SessionDataError &&
+        error.code === "INVALID_SESSION_DATA",
+    );
+  }
+  const token = await sessions.sealToken({
+    did: DID,
+    note: "kept",
+    jti: "forged",
+    sessionId: "forged",
+    expiresAt: 1,
+  } as unknown as { did: string; note: string });
+  const data = await sessions.unsealToken(token);
+  assert.equal(data?.note, "kept");
+  assert.notEqual(data?.jti, "forged");
+  assert.equal(data?.sessionId, undefined);
+  assert.equal(data?.expiresAt, T0 + 604_800_000);
+});
