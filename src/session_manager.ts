@@ -13,6 +13,7 @@ import {
   MAX_SET_COOKIE_BYTES,
 } from "./_cookie.ts";
 import { LruCache } from "./_lru_cache.ts";
+import { copyMetadata } from "./_session_record.ts";
 import { type ResolvedOptions, resolveOptions } from "./_options.ts";
 import { buildPayload, readPayload } from "./_payload.ts";
 import { MAX_SEAL_LENGTH, parseSeal } from "./_seal.ts";
@@ -469,6 +470,7 @@ export class SessionManager<T extends object = Record<never, never>> {
    * @param update The fields to change.
    * @returns The updated record, or null when the session is not active.
    * @throws {ConfigurationError} Without a store.
+   * @throws {TypeError} When `lastAccessed` or `expiresAt` is not finite.
    * @throws {StoreError} When the store fails.
    *
    * @example
@@ -489,6 +491,16 @@ export class SessionManager<T extends object = Record<never, never>> {
     update: SessionRecordUpdate,
   ): Promise<SessionRecord | null> {
     const store = this.#requireStore("updateSession");
+    for (const field of ["lastAccessed", "expiresAt"] as const) {
+      const value = update?.[field];
+      if (value !== undefined && !Number.isFinite(value)) {
+        throw new TypeError(
+          `Cannot update session: ${field} must be a finite number of milliseconds: received ${
+            String(value)
+          }`,
+        );
+      }
+    }
     const change: SessionRecordUpdate = {};
     if (update.metadata !== undefined) {
       change.metadata = copyMetadata(update.metadata);
@@ -684,9 +696,17 @@ export class SessionManager<T extends object = Record<never, never>> {
       }
       let record: SessionRecord | null;
       try {
-        record = await store.getSession(seal.sessionId, now);
+        // Within clockSkew grace the record counts as live, like the seal.
+        record = await store.getSession(
+          seal.sessionId,
+          now - options.clockSkewMs,
+        );
       } catch (error) {
         return this.#storeUnavailable(error);
+      }
+      if (record === null && now >= seal.expiresAt) {
+        // The store already forgot a session in its clockSkew grace.
+        return this.#rejectCookie("SESSION_EXPIRED", "Session expired");
       }
       if (record === null || record.did !== data.did) {
         return this.#rejectCookie("SESSION_REVOKED", "Session was revoked");
@@ -705,10 +725,11 @@ export class SessionManager<T extends object = Record<never, never>> {
         if (store !== undefined && seal.sessionId !== undefined) {
           let record: SessionRecord | null;
           try {
-            record = await store.updateSession(seal.sessionId, {
-              lastAccessed: now,
-              expiresAt,
-            }, now);
+            record = await store.updateSession(
+              seal.sessionId,
+              { lastAccessed: now, expiresAt },
+              now - options.clockSkewMs,
+            );
           } catch (error) {
             return this.#storeUnavailable(error);
           }
@@ -985,16 +1006,4 @@ function describeFailure(reason: "TAMPERED" | "UNKNOWN_KEY"): string {
   return reason === "TAMPERED"
     ? "Seal failed verification (tampered, or sealed with another secret)"
     : "Seal names a secret id that is not configured";
-}
-
-function copyMetadata(metadata: SessionMetadata): SessionMetadata {
-  const copy: SessionMetadata = {};
-  if (typeof metadata?.ipAddress === "string") {
-    copy.ipAddress = metadata.ipAddress;
-  }
-  if (typeof metadata?.userAgent === "string") {
-    copy.userAgent = metadata.userAgent;
-  }
-  if (typeof metadata?.scope === "string") copy.scope = metadata.scope;
-  return copy;
 }

@@ -5,9 +5,14 @@
  * @module
  */
 
+import {
+  freezeRecord,
+  newestFirst,
+  timeToLive,
+  toSessionRecord,
+} from "../_session_record.ts";
 import { StoreError } from "../errors.ts";
 import type {
-  SessionMetadata,
   SessionRecord,
   SessionRecordUpdate,
   SessionStore,
@@ -41,7 +46,10 @@ export interface DenoKvSessionStoreOptions {
 
 /** The defaults of {@linkcode DenoKvSessionStoreOptions}. */
 const DEFAULTS: Readonly<{ prefix: Deno.KvKey; maxAttempts: number }> = Object
-  .freeze({ prefix: Object.freeze(["atproto_sessions"]), maxAttempts: 200 });
+  .freeze({
+    prefix: Object.freeze(["atproto_sessions"]),
+    maxAttempts: 200,
+  });
 
 /** Strings longer than this many UTF-8 bytes are keyed by their SHA-256. */
 const MAX_KEY_PART_BYTES = 256;
@@ -158,7 +166,7 @@ export class DenoKvSessionStore implements SessionStore {
     now: number,
   ): Promise<readonly string[]> {
     checkCap(maxSessionsPerUser);
-    const stored = freeze(record);
+    const stored = freezeRecord(record);
     const [sessionKey, guardKey, indexKey] = await Promise.all([
       this.#sessionKey(stored.id),
       this.#guardKey(stored.did),
@@ -169,7 +177,7 @@ export class DenoKvSessionStore implements SessionStore {
       createdAt: stored.createdAt,
       expiresAt: stored.expiresAt,
     };
-    const expireIn = ttl(stored.expiresAt, now);
+    const expireIn = timeToLive(stored.expiresAt, now);
     const evicted: string[] = [];
     let created = false;
     await this.#retry("createSession", async () => {
@@ -217,7 +225,7 @@ export class DenoKvSessionStore implements SessionStore {
    */
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
     const entry = await this.#kv.get(await this.#sessionKey(id));
-    const record = toRecord(entry.value);
+    const record = toSessionRecord(entry.value);
     return record !== null && record.expiresAt > now ? record : null;
   }
 
@@ -238,18 +246,18 @@ export class DenoKvSessionStore implements SessionStore {
     let result: SessionRecord | null = null;
     await this.#retry("updateSession", async () => {
       const entry = await this.#kv.get(sessionKey);
-      const record = toRecord(entry.value);
+      const record = toSessionRecord(entry.value);
       if (record === null || record.expiresAt <= now) {
         result = null;
         return "done";
       }
-      const updated = freeze({
+      const updated = freezeRecord({
         ...record,
         lastAccessed: update.lastAccessed ?? record.lastAccessed,
         expiresAt: update.expiresAt ?? record.expiresAt,
         metadata: { ...record.metadata, ...update.metadata },
       });
-      const expireIn = ttl(updated.expiresAt, now);
+      const expireIn = timeToLive(updated.expiresAt, now);
       const index: IndexEntry = {
         id: updated.id,
         createdAt: updated.createdAt,
@@ -289,7 +297,7 @@ export class DenoKvSessionStore implements SessionStore {
     for (let i = 0; i < keys.length; i += 10) {
       const entries = await this.#kv.getMany(keys.slice(i, i + 10));
       for (const entry of entries) {
-        const record = toRecord(entry.value);
+        const record = toSessionRecord(entry.value);
         if (record !== null && record.expiresAt > now && record.did === did) {
           records.push(record);
         }
@@ -309,7 +317,7 @@ export class DenoKvSessionStore implements SessionStore {
     let existed = false;
     await this.#retry("deleteSession", async () => {
       const entry = await this.#kv.get(sessionKey);
-      const record = toRecord(entry.value);
+      const record = toSessionRecord(entry.value);
       if (record === null) {
         if (entry.versionstamp === null) return "done";
         // Not a record: remove it, but report that no session existed.
@@ -380,7 +388,7 @@ export class DenoKvSessionStore implements SessionStore {
         return "done";
       }
       const { ok } = await this.#kv.atomic().check(entry)
-        .set(key, expiresAt, { expireIn: ttl(expiresAt, now) })
+        .set(key, expiresAt, { expireIn: timeToLive(expiresAt, now) })
         .commit();
       return ok ? "done" : "conflict";
     });
@@ -475,11 +483,6 @@ async function keyPart(value: string): Promise<string | Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }
 
-/** Milliseconds until `expiresAt` on the manager's clock, at least 1. */
-function ttl(expiresAt: number, now: number): number {
-  return Math.max(1, Math.ceil(expiresAt - now));
-}
-
 function checkCap(cap: number | undefined): void {
   if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0)) {
     throw new RangeError(
@@ -488,14 +491,6 @@ function checkCap(cap: number | undefined): void {
       }`,
     );
   }
-}
-
-/** Newest `createdAt` first; ties broken by id, higher first. */
-function newestFirst(
-  a: { createdAt: number; id: string },
-  b: { createdAt: number; id: string },
-): number {
-  return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -514,45 +509,4 @@ function toIndexEntry(value: unknown): IndexEntry | null {
     createdAt: value.createdAt,
     expiresAt: value.expiresAt,
   };
-}
-
-/** A stored value as a frozen record, or null when it is not one. */
-function toRecord(value: unknown): SessionRecord | null {
-  if (
-    !isObject(value) || typeof value.id !== "string" ||
-    typeof value.did !== "string" || typeof value.createdAt !== "number" ||
-    typeof value.lastAccessed !== "number" ||
-    typeof value.expiresAt !== "number" || !isObject(value.metadata)
-  ) {
-    return null;
-  }
-  return freeze({
-    id: value.id,
-    did: value.did,
-    createdAt: value.createdAt,
-    lastAccessed: value.lastAccessed,
-    expiresAt: value.expiresAt,
-    metadata: value.metadata as SessionMetadata,
-  });
-}
-
-/** A frozen copy holding only the known fields, metadata strings only. */
-function freeze(record: SessionRecord): SessionRecord {
-  const metadata: SessionMetadata = {};
-  const source = record.metadata ?? {};
-  if (typeof source.ipAddress === "string") {
-    metadata.ipAddress = source.ipAddress;
-  }
-  if (typeof source.userAgent === "string") {
-    metadata.userAgent = source.userAgent;
-  }
-  if (typeof source.scope === "string") metadata.scope = source.scope;
-  return Object.freeze({
-    id: record.id,
-    did: record.did,
-    createdAt: record.createdAt,
-    lastAccessed: record.lastAccessed,
-    expiresAt: record.expiresAt,
-    metadata: Object.freeze(metadata),
-  });
 }

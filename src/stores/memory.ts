@@ -4,6 +4,7 @@
  * @module
  */
 
+import { copyMetadata, freezeRecord, newestFirst } from "../_session_record.ts";
 import type {
   SessionRecord,
   SessionRecordUpdate,
@@ -49,7 +50,7 @@ export class MemorySessionStore implements SessionStore {
     now: number,
   ): Promise<readonly string[]> {
     this.#sweep(now);
-    this.#sessions.set(record.id, freeze(record));
+    this.#sessions.set(record.id, freezeRecord(record));
     let ids = this.#byDid.get(record.did);
     if (ids === undefined) this.#byDid.set(record.did, ids = new Set());
     ids.add(record.id);
@@ -90,11 +91,11 @@ export class MemorySessionStore implements SessionStore {
   ): Promise<SessionRecord | null> {
     const record = this.#live(id, now);
     if (record === null) return Promise.resolve(null);
-    const updated = freeze({
+    const updated = freezeRecord({
       ...record,
       lastAccessed: update.lastAccessed ?? record.lastAccessed,
       expiresAt: update.expiresAt ?? record.expiresAt,
-      metadata: { ...record.metadata, ...update.metadata },
+      metadata: { ...record.metadata, ...copyMetadata(update.metadata) },
     });
     this.#sessions.set(id, updated);
     return Promise.resolve(updated);
@@ -179,9 +180,7 @@ export class MemorySessionStore implements SessionStore {
       const record = this.#live(id, now);
       if (record !== null) records.push(record);
     }
-    return records.sort((a, b) =>
-      b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
-    );
+    return records.sort(newestFirst);
   }
 
   #remove(id: string): boolean {
@@ -205,11 +204,4 @@ export class MemorySessionStore implements SessionStore {
       if (expiresAt <= now) this.#revokedTokens.delete(jti);
     }
   }
-}
-
-function freeze(record: SessionRecord): SessionRecord {
-  return Object.freeze({
-    ...record,
-    metadata: Object.freeze({ ...record.metadata }),
-  });
 }

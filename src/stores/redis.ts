@@ -5,9 +5,14 @@
  * @module
  */
 
+import {
+  freezeRecord,
+  newestFirst,
+  timeToLive,
+  toSessionRecord,
+} from "../_session_record.ts";
 import { StoreError } from "../errors.ts";
 import type {
-  SessionMetadata,
   SessionRecord,
   SessionRecordUpdate,
   SessionStore,
@@ -288,13 +293,13 @@ export class RedisSessionStore implements SessionStore {
         }`,
       );
     }
-    const stored = freeze(record);
+    const stored = freezeRecord(record);
     const reply = await this.#eval(CREATE_SCRIPT, [
       this.#sessionKey(stored.id),
       this.#didKey(stored.did),
     ], [
       JSON.stringify(stored),
-      String(ttl(stored.expiresAt, now)),
+      String(timeToLive(stored.expiresAt, now)),
       String(stored.createdAt),
       stored.id,
       String(maxSessionsPerUser ?? -1),
@@ -340,7 +345,7 @@ export class RedisSessionStore implements SessionStore {
       if (raw === null) return null;
       const record = parseRecord(raw);
       if (record.expiresAt <= now) return null;
-      const updated = freeze({
+      const updated = freezeRecord({
         ...record,
         lastAccessed: update.lastAccessed ?? record.lastAccessed,
         expiresAt: update.expiresAt ?? record.expiresAt,
@@ -352,7 +357,7 @@ export class RedisSessionStore implements SessionStore {
       ], [
         raw,
         JSON.stringify(updated),
-        String(ttl(updated.expiresAt, now)),
+        String(timeToLive(updated.expiresAt, now)),
         String(updated.createdAt),
         updated.id,
       ]);
@@ -426,7 +431,7 @@ export class RedisSessionStore implements SessionStore {
     if (!Number.isFinite(expiresAt) || expiresAt <= now) return;
     await this.#eval(REVOKE_SCRIPT, [this.#revokedKey(jti)], [
       String(expiresAt),
-      String(ttl(expiresAt, now)),
+      String(timeToLive(expiresAt, now)),
     ]);
   }
 
@@ -492,16 +497,6 @@ async function sha1(text: string): Promise<string> {
   ).join("");
 }
 
-/** Milliseconds until `expiresAt` on the manager's clock, at least 1. */
-function ttl(expiresAt: number, now: number): number {
-  return Math.max(1, Math.ceil(expiresAt - now));
-}
-
-/** Newest `createdAt` first; ties broken by id, higher first. */
-function newestFirst(a: SessionRecord, b: SessionRecord): number {
-  return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-}
-
 function unexpected(reply: unknown): StoreError {
   return new StoreError(
     `RedisSessionStore received an unexpected reply of type ${
@@ -542,39 +537,11 @@ function parseRecord(raw: string): SessionRecord {
       cause: error,
     });
   }
-  const record = value as Partial<Record<keyof SessionRecord, unknown>>;
-  if (
-    typeof value !== "object" || value === null ||
-    typeof record.id !== "string" || typeof record.did !== "string" ||
-    typeof record.createdAt !== "number" ||
-    typeof record.lastAccessed !== "number" ||
-    typeof record.expiresAt !== "number" ||
-    typeof record.metadata !== "object" || record.metadata === null
-  ) {
+  const record = toSessionRecord(value);
+  if (record === null) {
     throw new StoreError(
       "RedisSessionStore found a session record of the wrong shape",
     );
   }
-  return freeze(record as SessionRecord);
-}
-
-/** A frozen copy holding only the known fields, metadata strings only. */
-function freeze(record: SessionRecord): SessionRecord {
-  const metadata: SessionMetadata = {};
-  const source = record.metadata ?? {};
-  if (typeof source.ipAddress === "string") {
-    metadata.ipAddress = source.ipAddress;
-  }
-  if (typeof source.userAgent === "string") {
-    metadata.userAgent = source.userAgent;
-  }
-  if (typeof source.scope === "string") metadata.scope = source.scope;
-  return Object.freeze({
-    id: record.id,
-    did: record.did,
-    createdAt: record.createdAt,
-    lastAccessed: record.lastAccessed,
-    expiresAt: record.expiresAt,
-    metadata: Object.freeze(metadata),
-  });
+  return record;
 }

@@ -1,0 +1,90 @@
+/**
+ * Session-record helpers shared by the manager and the store adapters.
+ *
+ * @module
+ */
+
+import type { SessionMetadata, SessionRecord } from "./store.ts";
+
+/**
+ * Copies the known metadata fields that hold strings; anything else a
+ * caller passed is dropped, so every store keeps the same shape.
+ *
+ * @param metadata Untrusted metadata.
+ * @returns A fresh metadata object.
+ */
+export function copyMetadata(metadata: unknown): SessionMetadata {
+  const copy: SessionMetadata = {};
+  if (metadata === null || typeof metadata !== "object") return copy;
+  const source = metadata as Record<string, unknown>;
+  if (typeof source.ipAddress === "string") copy.ipAddress = source.ipAddress;
+  if (typeof source.userAgent === "string") copy.userAgent = source.userAgent;
+  if (typeof source.scope === "string") copy.scope = source.scope;
+  return copy;
+}
+
+/**
+ * A frozen copy of a record holding only the known fields.
+ *
+ * @param record The record.
+ * @returns The frozen copy.
+ */
+export function freezeRecord(record: SessionRecord): SessionRecord {
+  return Object.freeze({
+    id: record.id,
+    did: record.did,
+    createdAt: record.createdAt,
+    lastAccessed: record.lastAccessed,
+    expiresAt: record.expiresAt,
+    metadata: Object.freeze(copyMetadata(record.metadata)),
+  });
+}
+
+/**
+ * Reads a stored value back as a frozen record.
+ *
+ * @param value What the store held.
+ * @returns The record, or null when the value is not one.
+ */
+export function toSessionRecord(value: unknown): SessionRecord | null {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return null;
+  }
+  const record = value as Record<string, unknown>;
+  if (
+    typeof record.id !== "string" || typeof record.did !== "string" ||
+    typeof record.createdAt !== "number" ||
+    typeof record.lastAccessed !== "number" ||
+    typeof record.expiresAt !== "number" ||
+    record.metadata === null || typeof record.metadata !== "object"
+  ) {
+    return null;
+  }
+  return freezeRecord(record as unknown as SessionRecord);
+}
+
+/**
+ * Orders sessions newest `createdAt` first, ties broken by id (higher first).
+ *
+ * @param a One session.
+ * @param b Another.
+ * @returns A comparison result for `Array.prototype.sort`.
+ */
+export function newestFirst(
+  a: { readonly createdAt: number; readonly id: string },
+  b: { readonly createdAt: number; readonly id: string },
+): number {
+  return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/**
+ * Milliseconds from `now` until `expiresAt`, at least 1, for a backend's
+ * own expiry (Redis `PX`, Deno KV `expireIn`).
+ *
+ * @param expiresAt The expiry on the manager's clock.
+ * @param now The manager's clock.
+ * @returns The time to live.
+ */
+export function timeToLive(expiresAt: number, now: number): number {
+  return Math.max(1, Math.ceil(expiresAt - now));
+}
