@@ -45,7 +45,7 @@ export function buildPayload(input: unknown, now: number): SessionData {
     const did = record.did;
     throw new SessionDataError(
       "INVALID_DID",
-      `Session data did must be a DID such as "did:plc:ewvi7nxzyoun6zhxrhs64oiz" (did:<lowercase method>:<identifier>, at most 2048 characters): received ${
+      `Invalid did: expected a DID such as "did:plc:ewvi7nxzyoun6zhxrhs64oiz" (did:<lowercase method>:<identifier>, at most 2048 characters): received ${
         typeof did === "string" ? JSON.stringify(did.slice(0, 100)) : typeof did
       }`,
     );

@@ -520,7 +520,10 @@ export class SessionManager<T extends object = Record<never, never>> {
    * the very next request, wherever it is replayed from.
    *
    * @param sessionId The session id.
-   * @returns Whether the session existed.
+   * @param did When given, revoke only if the session belongs to this DID.
+   * Pass the signed-in user's DID whenever the id comes from a request (a
+   * "revoke this device" form), so nobody can revoke another user's session.
+   * @returns Whether a session was revoked.
    * @throws {ConfigurationError} Without a store.
    * @throws {StoreError} When the store fails.
    *
@@ -537,8 +540,15 @@ export class SessionManager<T extends object = Record<never, never>> {
    * assert.equal(await sessions.revokeSession("no-such-id"), false);
    * ```
    */
-  async revokeSession(sessionId: string): Promise<boolean> {
+  async revokeSession(sessionId: string, did?: string): Promise<boolean> {
     const store = this.#requireStore("revokeSession");
+    if (did !== undefined) {
+      const record = await this.#storeCall(
+        "revokeSession",
+        () => store.getSession(sessionId, this.#options.now()),
+      );
+      if (record === null || record.did !== did) return false;
+    }
     const existed = await this.#storeCall(
       "revokeSession",
       () => store.deleteSession(sessionId),
@@ -586,9 +596,10 @@ export class SessionManager<T extends object = Record<never, never>> {
    * expired anyway.
    *
    * @param jti The token id.
-   * @param expiresAt When the token expires.
+   * @param expiresAt When the token expires: a Date, or milliseconds since
+   * the epoch (the token data's `expiresAt`).
    * @throws {ConfigurationError} Without a store.
-   * @throws {TypeError} When `expiresAt` is not a valid Date.
+   * @throws {TypeError} When `expiresAt` is not a valid time.
    * @throws {StoreError} When the store fails.
    *
    * @example
@@ -603,20 +614,21 @@ export class SessionManager<T extends object = Record<never, never>> {
    * });
    * const token = await sessions.sealToken({ did: "did:web:example.com" });
    * const data = await sessions.unsealToken(token);
-   * await sessions.revokeToken(data!.jti!, new Date(Date.now() + 60_000));
+   * await sessions.revokeToken(data!.jti!, data!.expiresAt!);
    * assert.equal(await sessions.unsealToken(token), null);
    * ```
    */
-  async revokeToken(jti: string, expiresAt: Date): Promise<void> {
+  async revokeToken(jti: string, expiresAt: Date | number): Promise<void> {
     const store = this.#requireStore("revokeToken");
-    if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) {
+    const until = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt;
+    if (typeof until !== "number" || !Number.isFinite(until)) {
       throw new TypeError(
-        "Cannot revoke token: expiresAt must be a valid Date",
+        "Cannot revoke token: expiresAt must be a valid Date or milliseconds since the epoch",
       );
     }
     await this.#storeCall(
       "revokeToken",
-      () => store.revokeToken(jti, expiresAt.getTime(), this.#options.now()),
+      () => store.revokeToken(jti, until, this.#options.now()),
     );
     this.#options.logger.info("Bearer token revoked");
   }

@@ -243,6 +243,40 @@ async function runManagerSuite(
   );
 
   await step(
+    "revokeSession(id, did) revokes only a session that did owns",
+    async (inner) => {
+      const { sessions, login, read } = fixture(inner);
+      const mine = await read(await login(DID));
+      const theirs = await read(await login(OTHER_DID));
+      const theirId = theirs.data!.sessionId!;
+      assert.equal(await sessions.revokeSession(theirId, DID), false);
+      assert.equal((await sessions.getSession(theirId))?.did, OTHER_DID);
+      assert.equal(await sessions.revokeSession("no-such-id", DID), false);
+      assert.equal(
+        await sessions.revokeSession(mine.data!.sessionId!, DID),
+        true,
+      );
+      assert.equal(await sessions.getSession(mine.data!.sessionId!), null);
+    },
+  );
+
+  await step(
+    "revokeToken() takes the token data's expiresAt in milliseconds, and rejects a bad time",
+    async (inner) => {
+      const { sessions } = fixture(inner);
+      const token = await sessions.sealToken({ did: DID });
+      const data = await sessions.unsealToken(token);
+      await sessions.revokeToken(data!.jti!, data!.expiresAt!);
+      assert.equal(await sessions.isTokenRevoked(data!.jti!), true);
+      await assert.rejects(sessions.revokeToken("jti", Number.NaN), TypeError);
+      await assert.rejects(
+        sessions.revokeToken("jti", new Date("nope")),
+        TypeError,
+      );
+    },
+  );
+
+  await step(
     "revokeAllSessions() signs one user out everywhere",
     async (inner) => {
       const { sessions, login, read, clock } = fixture(inner);

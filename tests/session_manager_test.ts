@@ -456,7 +456,10 @@ Deno.test("createSession() and sealToken() reject invalid DIDs and unsealable da
         await assert.rejects(call(), (error: unknown) => {
           assert.ok(error instanceof SessionDataError);
           assert.equal(error.code, "INVALID_DID");
-          assert.match(error.message, /did must be a DID such as "did:plc:/);
+          assert.match(
+            error.message,
+            /^Invalid did: expected a DID such as "did:plc:/,
+          );
           return true;
         });
       }
