@@ -88,3 +88,20 @@ export function newestFirst(
 export function timeToLive(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil(expiresAt - now));
 }
+
+/**
+ * Checks the cap a store receives from the manager (which validated it
+ * already; this guards direct callers of a store).
+ *
+ * @param cap The most sessions per user, or undefined for no cap.
+ * @throws {RangeError} When the cap is not a non-negative integer.
+ */
+export function assertSessionCap(cap: number | undefined): void {
+  if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0)) {
+    throw new RangeError(
+      `Cannot create session: maxSessionsPerUser must be a non-negative integer or undefined: received ${
+        String(cap)
+      }`,
+    );
+  }
+}

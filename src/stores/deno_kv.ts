@@ -6,6 +6,7 @@
  */
 
 import {
+  assertSessionCap,
   freezeRecord,
   newestFirst,
   timeToLive,
@@ -165,7 +166,7 @@ export class DenoKvSessionStore implements SessionStore {
     maxSessionsPerUser: number | undefined,
     now: number,
   ): Promise<readonly string[]> {
-    checkCap(maxSessionsPerUser);
+    assertSessionCap(maxSessionsPerUser);
     const stored = freezeRecord(record);
     const [sessionKey, guardKey, indexKey] = await Promise.all([
       this.#sessionKey(stored.id),
@@ -481,16 +482,6 @@ async function keyPart(value: string): Promise<string | Uint8Array> {
   const bytes = encoder.encode(value);
   if (bytes.length <= MAX_KEY_PART_BYTES) return value;
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-}
-
-function checkCap(cap: number | undefined): void {
-  if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0)) {
-    throw new RangeError(
-      `Cannot create session: maxSessionsPerUser must be a non-negative integer or undefined: received ${
-        String(cap)
-      }`,
-    );
-  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -6,6 +6,7 @@
  */
 
 import {
+  assertSessionCap,
   freezeRecord,
   newestFirst,
   timeToLive,
@@ -283,16 +284,7 @@ export class RedisSessionStore implements SessionStore {
     maxSessionsPerUser: number | undefined,
     now: number,
   ): Promise<readonly string[]> {
-    if (
-      maxSessionsPerUser !== undefined &&
-      (!Number.isSafeInteger(maxSessionsPerUser) || maxSessionsPerUser < 0)
-    ) {
-      throw new RangeError(
-        `Cannot create session: maxSessionsPerUser must be a non-negative integer or undefined: received ${
-          String(maxSessionsPerUser)
-        }`,
-      );
-    }
+    assertSessionCap(maxSessionsPerUser);
     const stored = freezeRecord(record);
     const reply = await this.#eval(CREATE_SCRIPT, [
       this.#sessionKey(stored.id),
