@@ -725,10 +725,11 @@ export class SessionManager<T extends object = Record<never, never>> {
       }
     }
     if (now - seal.lastAccessed >= options.refreshAfterMs) {
-      const expiresAt = this.#expiryFrom(
-        seal.createdAt,
-        now,
-        options.sessionTtlMs,
+      // Not #expiryFrom: that throws for a spent lifetime, and this is the
+      // request path.
+      const expiresAt = Math.min(
+        now + options.sessionTtlMs,
+        seal.createdAt + options.maxSessionAgeMs,
       );
       // A session in its last second (or in clockSkew grace past its absolute
       // lifetime) is served as it is rather than re-sealed with no lifetime.

@@ -764,3 +764,26 @@ Deno.test("createSession() and sealToken() reject non-object data and drop reser
   assert.equal(data?.sessionId, undefined);
   assert.equal(data?.expiresAt, T0 + 604_800_000);
 });
+
+Deno.test("getSessionFromRequest() in a session's last second of maxSessionAge answers without throwing", async () => {
+  const clock = new TestClock();
+  const sessions = manager({
+    now: clock.now,
+    sessionTtl: 100,
+    refreshAfter: 10,
+    maxSessionAge: 150,
+  });
+  clock.time = T0 + 90_000;
+  const first = await sessions.getSessionFromRequest(
+    requestWithCookie(
+      cookiePair(await sessions.createSession({ did: DID, createdAt: T0 })),
+    ),
+  );
+  const cookie = cookiePair(first.setCookieHeader!); // now expires at maxSessionAge
+  clock.time = T0 + 149_500; // a refresh is due, but under a second is left
+  const result = await sessions.getSessionFromRequest(
+    requestWithCookie(cookie),
+  );
+  assert.equal(result.data?.did, DID);
+  assert.match(result.setCookieHeader ?? "", /; Max-Age=0;/);
+});
