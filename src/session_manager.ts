@@ -164,7 +164,7 @@ export class SessionManager<T extends object = Record<never, never>> {
     }
     let firstError: SessionResult<T> | undefined;
     for (const value of values) {
-      const result = await this.#readCookie(value);
+      const result = await this.#readCookieSafely(value);
       if (result.error === null || result.error.type === "STORE_UNAVAILABLE") {
         return result;
       }
@@ -309,7 +309,7 @@ export class SessionManager<T extends object = Record<never, never>> {
    */
   async unsealToken(token: string): Promise<(SessionData & T) | null> {
     if (typeof token !== "string" || token.length === 0) return null;
-    return (await this.#readToken(token)).data;
+    return (await this.#readTokenSafely(token)).data;
   }
 
   /**
@@ -346,7 +346,7 @@ export class SessionManager<T extends object = Record<never, never>> {
           : "Authorization header is not a valid Bearer token",
       );
     }
-    return await this.#readToken(extracted.token);
+    return await this.#readTokenSafely(extracted.token);
   }
 
   /**
@@ -373,33 +373,12 @@ export class SessionManager<T extends object = Record<never, never>> {
   ): Promise<string | null> {
     const { data } = await this.validateBearerToken(authorizationHeader);
     if (data === null) return null;
-    const options = this.#options;
-    const now = options.now();
-    const { jti, expiresAt } = data;
-    const payload: SessionData = { ...data, lastAccessed: now };
-    delete payload.jti;
-    delete payload.expiresAt;
-    let token: string;
     try {
-      token = await this.#mintToken(payload, now);
-    } catch {
-      // The absolute lifetime ran out: nothing left to refresh.
+      return await this.#reissueToken(data);
+    } catch (error) {
+      this.#unexpected(error);
       return null;
     }
-    const store = options.store;
-    if (store !== undefined && jti !== undefined) {
-      try {
-        await store.revokeToken(
-          jti,
-          expiresAt ?? now + options.tokenTtlMs,
-          now,
-        );
-      } catch (error) {
-        this.#storeUnavailable(error);
-        return null;
-      }
-    }
-    return token;
   }
 
   /**
@@ -663,6 +642,61 @@ export class SessionManager<T extends object = Record<never, never>> {
   }
 
   // ---- request path -------------------------------------------------------
+
+  async #reissueToken(data: SessionData): Promise<string | null> {
+    const options = this.#options;
+    const now = options.now();
+    // Nothing left to refresh once the absolute lifetime is (nearly) spent.
+    if (data.createdAt + options.maxSessionAgeMs - now < 1000) return null;
+    const { jti, expiresAt } = data;
+    const payload: SessionData = { ...data, lastAccessed: now };
+    delete payload.jti;
+    delete payload.expiresAt;
+    const token = await this.#mintToken(payload, now);
+    const store = options.store;
+    if (store !== undefined && jti !== undefined) {
+      try {
+        await store.revokeToken(
+          jti,
+          expiresAt ?? now + options.tokenTtlMs,
+          now,
+        );
+      } catch (error) {
+        this.#storeUnavailable(error);
+        return null;
+      }
+    }
+    return token;
+  }
+
+  // Last-resort guards: client input must never make a request-path method
+  // throw. Anything unexpected is logged as an error and fails closed.
+  async #readCookieSafely(raw: string): Promise<SessionResult<T>> {
+    try {
+      return await this.#readCookie(raw);
+    } catch (error) {
+      this.#unexpected(error);
+      return this.#sessionError(
+        "INVALID_COOKIE",
+        "Session cookie could not be read",
+      );
+    }
+  }
+
+  async #readTokenSafely(token: string): Promise<BearerResult<T>> {
+    try {
+      return await this.#readToken(token);
+    } catch (error) {
+      this.#unexpected(error);
+      return bearerError("INVALID_TOKEN", "Bearer token could not be read");
+    }
+  }
+
+  #unexpected(error: unknown): void {
+    this.#options.logger.error("Unexpected error while reading a session", {
+      error: error instanceof Error ? error.name : typeof error,
+    });
+  }
 
   async #readCookie(raw: string): Promise<SessionResult<T>> {
     const options = this.#options;

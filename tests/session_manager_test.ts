@@ -787,3 +787,51 @@ Deno.test("getSessionFromRequest() in a session's last second of maxSessionAge a
   assert.equal(result.data?.did, DID);
   assert.match(result.setCookieHeader ?? "", /; Max-Age=0;/);
 });
+
+Deno.test("request-path methods fail closed, logging an error, when something unexpected throws", async () => {
+  const { logger, lines } = capturingLogger();
+  let broken = false;
+  const clock = () => {
+    if (broken) throw new Error("clock failure");
+    return T0;
+  };
+  const sessions = manager({ now: clock, logger });
+  const cookie = cookiePair(await sessions.createSession({ did: DID }));
+  const token = await sessions.sealToken({ did: DID });
+  broken = true;
+  const result = await sessions.getSessionFromRequest(
+    requestWithCookie(cookie),
+  );
+  assert.equal(result.error?.type, "INVALID_COOKIE");
+  assert.equal(
+    (await sessions.validateBearerToken(`Bearer ${token}`)).error?.type,
+    "INVALID_TOKEN",
+  );
+  assert.equal(await sessions.unsealToken(token), null);
+  assert.equal(await sessions.refreshBearerToken(`Bearer ${token}`), null);
+  assert.ok(
+    lines.some((line) =>
+      line.level === "error" && line.context?.error === "Error"
+    ),
+  );
+  assert.ok(!JSON.stringify(lines).includes("clock failure"));
+});
+
+Deno.test("refreshBearerToken() returns null once maxSessionAge is spent, and caps the new token's expiry", async () => {
+  const clock = new TestClock();
+  const sessions = manager({
+    now: clock.now,
+    tokenTtl: 3600,
+    maxSessionAge: 100,
+  });
+  const token = await sessions.sealToken({ did: DID });
+  clock.advance(50);
+  const fresh = await sessions.refreshBearerToken(`Bearer ${token}`);
+  assert.equal((await sessions.unsealToken(fresh!))?.expiresAt, T0 + 100_000);
+  clock.time = T0 + 99_500;
+  assert.equal(
+    (await sessions.validateBearerToken(`Bearer ${fresh}`)).data?.did,
+    DID,
+  );
+  assert.equal(await sessions.refreshBearerToken(`Bearer ${fresh}`), null);
+});
