@@ -176,6 +176,10 @@ export class SealKeyring {
     const sealed = await seal(
       payload,
       { id: this.#currentId, secret: this.#currentSecret },
+      // Iron computes the expiration from its own Date.now() plus this
+      // offset, so the field can land 1 ms after now + ttlMs when the
+      // millisecond ticks in between; the manager's cache holds the exact
+      // expiry of seals it mints.
       { ...defaults, ttl: ttlMs, localtimeOffsetMsec: now - Date.now() },
     );
     return sealed + SEAL_VERSION_SUFFIX;

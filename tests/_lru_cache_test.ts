@@ -39,3 +39,34 @@ Deno.test("LruCache.set() replaces and delete() removes", () => {
   cache.delete("a");
   assert.equal(cache.get("a"), undefined);
 });
+
+Deno.test("LruCache matches a naive reference model under random operations (seeded)", () => {
+  let state = 0x2545f491;
+  const next = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  for (const capacity of [1, 2, 7, 50]) {
+    const cache = new LruCache<number, number>(capacity);
+    // The reference: keys from least to most recently used.
+    let model: [number, number][] = [];
+    for (let step = 0; step < 20_000; step++) {
+      const key = next(capacity * 3);
+      const operation = next(3);
+      if (operation === 0) {
+        const found = model.find(([k]) => k === key);
+        assert.equal(cache.get(key), found?.[1]);
+        if (found) model = [...model.filter(([k]) => k !== key), found];
+      } else if (operation === 1) {
+        cache.set(key, step);
+        model = [...model.filter(([k]) => k !== key), [key, step]];
+        if (model.length > capacity) model.shift();
+      } else {
+        cache.delete(key);
+        model = model.filter(([k]) => k !== key);
+      }
+      assert.equal(cache.size, model.length);
+    }
+    for (const [key, value] of model) assert.equal(cache.get(key), value);
+  }
+});
