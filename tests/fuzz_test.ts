@@ -113,15 +113,24 @@ function sameSeal(candidate: string, seal: string): boolean {
 
 /** An independent, naive oracle: every `sid` value, percent-decoded. */
 function sidValues(header: string): string[] {
-  return header.split(";").map((pair) => pair.trim()).filter((pair) =>
-    pair.startsWith("sid=")
-  ).map((pair) => {
-    try {
-      return decodeURIComponent(pair.slice(4));
-    } catch {
-      return pair.slice(4);
+  // RFC 6265 §5.2: split at the first "=", trim whitespace around the name
+  // and the value; a value may be wrapped in double quotes.
+  const trim = (text: string) => text.replace(/^[ \t]+|[ \t]+$/g, "");
+  const values: string[] = [];
+  for (const pair of header.split(";")) {
+    const equals = pair.indexOf("=");
+    if (equals === -1 || trim(pair.slice(0, equals)) !== "sid") continue;
+    let value = trim(pair.slice(equals + 1));
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+      value = value.slice(1, -1);
     }
-  });
+    try {
+      values.push(decodeURIComponent(value));
+    } catch {
+      values.push(value);
+    }
+  }
+  return values;
 }
 
 Deno.test(`fuzz: ${RUNS} Cookie headers neither throw nor accept anything but an intact seal (seed ${SEED})`, async () => {
