@@ -707,7 +707,8 @@ export class SessionManager<T extends object = Record<never, never>> {
         "Session cookie has an invalid percent-encoding",
       );
     }
-    const verified = await this.#verify(value, "cookie");
+    const now = options.now();
+    const verified = await this.#verify(value, "cookie", now);
     if (!verified.ok) {
       switch (verified.reason) {
         case "MALFORMED":
@@ -731,7 +732,6 @@ export class SessionManager<T extends object = Record<never, never>> {
         "A Bearer token is not a session cookie",
       );
     }
-    const now = options.now();
     const store = options.store;
     if (store !== undefined) {
       if (seal.sessionId === undefined) {
@@ -802,7 +802,8 @@ export class SessionManager<T extends object = Record<never, never>> {
 
   async #readToken(token: string): Promise<BearerResult<T>> {
     const options = this.#options;
-    const verified = await this.#verify(token, "token");
+    const now = options.now();
+    const verified = await this.#verify(token, "token", now);
     if (!verified.ok) {
       switch (verified.reason) {
         case "MALFORMED":
@@ -836,7 +837,7 @@ export class SessionManager<T extends object = Record<never, never>> {
       }
       let revoked: boolean;
       try {
-        revoked = await store.isTokenRevoked(seal.jti, options.now());
+        revoked = await store.isTokenRevoked(seal.jti, now);
       } catch (error) {
         this.#storeUnavailable(error);
         return bearerError("STORE_UNAVAILABLE", "Session store unavailable");
@@ -850,9 +851,14 @@ export class SessionManager<T extends object = Record<never, never>> {
 
   /**
    * Verifies a seal: the cache first, else structure, MAC and payload shape;
-   * then expiry against the clock, on hits as on misses.
+   * then expiry at `now` (one clock reading per request), on hits as on
+   * misses.
    */
-  async #verify(value: string, kind: SealKind): Promise<Verification> {
+  async #verify(
+    value: string,
+    kind: SealKind,
+    now: number,
+  ): Promise<Verification> {
     const options = this.#options;
     let seal = this.#cache.get(value);
     let data: SessionData;
@@ -864,7 +870,6 @@ export class SessionManager<T extends object = Record<never, never>> {
       const opened = await options.keyring.open(parsed);
       if (!opened.ok) return { ok: false, reason: opened.type };
       const ttl = kind === "cookie" ? options.sessionTtlMs : options.tokenTtlMs;
-      const now = options.now();
       const issuedAt = parsed.expiration === null
         ? now
         : Math.min(now, parsed.expiration - ttl);
@@ -884,7 +889,7 @@ export class SessionManager<T extends object = Record<never, never>> {
         Math.min(sealExpiry, data.createdAt + options.maxSessionAgeMs),
       );
     }
-    if (options.now() >= seal.expiresAt + options.clockSkewMs) {
+    if (now >= seal.expiresAt + options.clockSkewMs) {
       return { ok: false, reason: "EXPIRED" };
     }
     if (kind === "token") data.expiresAt = seal.expiresAt;
