@@ -16,10 +16,10 @@ import type { SessionStore } from "./store.ts";
 import type { SessionManagerOptions } from "./types.ts";
 
 /** Browsers cap cookie lifetimes at 400 days. */
-export const MAX_COOKIE_LIFETIME_SECONDS = 400 * 24 * 60 * 60;
+const MAX_COOKIE_LIFETIME_SECONDS = 400 * 24 * 60 * 60;
 
 /** The defaults of every optional setting. */
-export const DEFAULT_OPTIONS: Readonly<{
+const DEFAULT_OPTIONS: Readonly<{
   cookieName: string;
   sessionTtl: number;
   clockSkew: number;

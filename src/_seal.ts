@@ -10,13 +10,13 @@ import { ConfigurationError } from "./errors.ts";
 import type { CookieSecret } from "./types.ts";
 
 /** The iron-session 8 version suffix, appended to every seal we mint. */
-export const SEAL_VERSION_SUFFIX = "~2";
+const SEAL_VERSION_SUFFIX = "~2";
 
 /** The longest seal accepted; longer input is rejected before any crypto. */
 export const MAX_SEAL_LENGTH = 8192;
 
 /** The shortest secret Iron accepts, in characters. */
-export const MIN_SECRET_LENGTH = 32;
+const MIN_SECRET_LENGTH = 32;
 
 // Fe26.2*<passwordId>*<encSalt hex>*<iv b64url>*<ciphertext b64url>*<expiration>*<hmacSalt hex>*<hmac b64url>
 const SEAL_PATTERN =

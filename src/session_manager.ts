@@ -45,7 +45,7 @@ import type {
  * several (browsers send the most specific Path first). The first that
  * verifies wins; bounding the count bounds the cryptography per request.
  */
-export const MAX_COOKIE_CANDIDATES = 3;
+const MAX_COOKIE_CANDIDATES = 3;
 
 type SealKind = "cookie" | "token";
 
