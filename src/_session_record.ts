@@ -4,7 +4,9 @@
  * @module
  */
 
-import type { SessionMetadata, SessionRecord } from "./store.ts";
+import type { SessionKind, SessionMetadata, SessionRecord } from "./store.ts";
+
+const METADATA_FIELDS = ["ipAddress", "userAgent", "scope", "label"] as const;
 
 /**
  * Copies the known metadata fields that hold strings; anything else a
@@ -17,9 +19,10 @@ export function copyMetadata(metadata: unknown): SessionMetadata {
   const copy: SessionMetadata = {};
   if (metadata === null || typeof metadata !== "object") return copy;
   const source = metadata as Record<string, unknown>;
-  if (typeof source.ipAddress === "string") copy.ipAddress = source.ipAddress;
-  if (typeof source.userAgent === "string") copy.userAgent = source.userAgent;
-  if (typeof source.scope === "string") copy.scope = source.scope;
+  for (const field of METADATA_FIELDS) {
+    const value = source[field];
+    if (typeof value === "string") copy[field] = value;
+  }
   return copy;
 }
 
@@ -33,15 +36,37 @@ export function freezeRecord(record: SessionRecord): SessionRecord {
   return Object.freeze({
     id: record.id,
     did: record.did,
+    kind: record.kind,
     createdAt: record.createdAt,
     lastAccessed: record.lastAccessed,
     expiresAt: record.expiresAt,
+    authenticatedAt: record.authenticatedAt,
+    generation: record.generation,
+    rotatedAt: record.rotatedAt,
+    successor: record.successor,
     metadata: Object.freeze(copyMetadata(record.metadata)),
   });
 }
 
 /**
- * Reads a stored value back as a frozen record.
+ * A frozen copy of a record for callers of the manager's public API:
+ * `successor` (a sealed live token) never leaves the package.
+ *
+ * @param record The record as the store returned it.
+ * @returns The frozen copy with `successor` null.
+ */
+export function publicRecord(record: SessionRecord): SessionRecord {
+  return freezeRecord({ ...record, successor: null });
+}
+
+function isKind(value: unknown): value is SessionKind {
+  return value === "cookie" || value === "token";
+}
+
+/**
+ * Reads a stored value back as a frozen record. Records written before
+ * records had a kind (version 0.1) read as cookies at generation 0, with
+ * `authenticatedAt` their `createdAt`.
  *
  * @param value What the store held.
  * @returns The record, or null when the value is not one.
@@ -56,11 +81,41 @@ export function toSessionRecord(value: unknown): SessionRecord | null {
     typeof record.createdAt !== "number" ||
     typeof record.lastAccessed !== "number" ||
     typeof record.expiresAt !== "number" ||
-    record.metadata === null || typeof record.metadata !== "object"
+    record.metadata === null || typeof record.metadata !== "object" ||
+    (record.kind !== undefined && record.kind !== "cookie" &&
+      record.kind !== "token") ||
+    (record.authenticatedAt !== undefined &&
+      typeof record.authenticatedAt !== "number") ||
+    (record.generation !== undefined &&
+      !Number.isSafeInteger(record.generation)) ||
+    (record.rotatedAt !== undefined && record.rotatedAt !== null &&
+      typeof record.rotatedAt !== "number") ||
+    (record.successor !== undefined && record.successor !== null &&
+      typeof record.successor !== "string")
   ) {
     return null;
   }
-  return freezeRecord(record as unknown as SessionRecord);
+  const kind = record.kind ?? "cookie";
+  const authenticatedAt = record.authenticatedAt ?? record.createdAt;
+  const generation = record.generation ?? 0;
+  const rotatedAt = record.rotatedAt ?? null;
+  const successor = record.successor ?? null;
+  if (
+    !isKind(kind) || typeof authenticatedAt !== "number" ||
+    !Number.isSafeInteger(generation) || (generation as number) < 0 ||
+    (rotatedAt !== null && typeof rotatedAt !== "number") ||
+    (successor !== null && typeof successor !== "string")
+  ) {
+    return null;
+  }
+  return freezeRecord({
+    ...(record as unknown as SessionRecord),
+    kind,
+    authenticatedAt,
+    generation: generation as number,
+    rotatedAt: rotatedAt as number | null,
+    successor: successor as string | null,
+  });
 }
 
 /**

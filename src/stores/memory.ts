@@ -1,22 +1,45 @@
 /**
- * An in-memory {@linkcode SessionStore} for a single process.
+ * An in-memory {@linkcode SessionStore} and {@linkcode KeyValueStore} for a
+ * single process.
  *
  * @module
  */
 
-import { copyMetadata, freezeRecord, newestFirst } from "../_session_record.ts";
+import { freezeRecord, newestFirst } from "../_session_record.ts";
 import type {
+  CreateSessionOptions,
+  KeyValueStore,
+  RotationResult,
   SessionRecord,
   SessionRecordUpdate,
   SessionStore,
+  TokenRotation,
+  ValueNamespace,
 } from "../store.ts";
 
+/** A stored value and when it expires (null: never). */
+interface Entry {
+  readonly value: string;
+  readonly expiresAt: number | null;
+}
+
+/** A lease: who holds it and until when. */
+interface Lease {
+  readonly owner: string;
+  readonly expiresAt: number;
+}
+
+/** How often, on the manager's clock, expired entries are swept. */
+const SWEEP_INTERVAL_MS = 60_000;
+
 /**
- * Keeps sessions and revoked token ids in process memory. Suitable for one
- * server process, development and tests; sessions are lost on restart and
- * not shared between processes (use Deno KV or Redis for that). Expired
- * entries are ignored on read and swept as the store is used, so memory is
- * bounded by the number of live sessions and unexpired revocations.
+ * Keeps sessions, revoked legacy token ids, short-lived values and leases in
+ * process memory. Suitable for one server process, development and tests:
+ * everything is lost on restart and not shared between processes (use Deno
+ * KV, Redis, PostgreSQL or SQLite for that), and its `requestLock` leases
+ * only exclude callers in the same process. Every operation is synchronous
+ * underneath, so each is atomic. Expired entries are ignored on read and
+ * swept as the store is used, so memory is bounded by what is live.
  *
  * @example
  * ```ts
@@ -30,36 +53,48 @@ import type {
  * });
  * ```
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore implements SessionStore, KeyValueStore {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #byDid = new Map<string, Set<string>>();
   readonly #revokedTokens = new Map<string, number>();
+  readonly #values = new Map<ValueNamespace, Map<string, Entry>>();
+  readonly #leases = new Map<string, Lease>();
   #nextSweep = 0;
 
   /**
-   * Stores a record, evicting the DID's oldest sessions beyond the cap.
+   * Stores a record, evicting the DID's oldest other sessions beyond the
+   * cap and deleting the session it replaces.
    *
    * @param record The new session.
-   * @param maxSessionsPerUser The cap, or undefined for none.
+   * @param options The cap and the session replaced.
    * @param now The manager's clock.
-   * @returns The evicted ids.
+   * @returns The evicted records.
    */
   createSession(
     record: SessionRecord,
-    maxSessionsPerUser: number | undefined,
+    options: CreateSessionOptions,
     now: number,
-  ): Promise<readonly string[]> {
+  ): Promise<readonly SessionRecord[]> {
     this.#sweep(now);
+    const { maxSessionsPerUser, replaces } = options ?? {};
+    if (replaces !== undefined && replaces !== record.id) {
+      if (this.#sessions.get(replaces)?.did === record.did) {
+        this.#remove(replaces);
+      }
+    }
+    this.#remove(record.id);
     this.#sessions.set(record.id, freezeRecord(record));
     let ids = this.#byDid.get(record.did);
     if (ids === undefined) this.#byDid.set(record.did, ids = new Set());
     ids.add(record.id);
-    const evicted: string[] = [];
+    const evicted: SessionRecord[] = [];
     if (maxSessionsPerUser !== undefined) {
-      const active = this.#active(record.did, now);
-      for (const old of active.slice(maxSessionsPerUser)) {
+      const others = this.#active(record.did, now).filter((other) =>
+        other.id !== record.id
+      );
+      for (const old of others.slice(Math.max(0, maxSessionsPerUser - 1))) {
         this.#remove(old.id);
-        evicted.push(old.id);
+        evicted.push(old);
       }
     }
     return Promise.resolve(evicted);
@@ -95,10 +130,42 @@ export class MemorySessionStore implements SessionStore {
       ...record,
       lastAccessed: update.lastAccessed ?? record.lastAccessed,
       expiresAt: update.expiresAt ?? record.expiresAt,
-      metadata: { ...record.metadata, ...copyMetadata(update.metadata) },
+      metadata: { ...record.metadata, ...update.metadata },
     });
     this.#sessions.set(id, updated);
     return Promise.resolve(updated);
+  }
+
+  /**
+   * Rotates a token's record to the next generation if it is still at
+   * `generation`.
+   *
+   * @param id The session id.
+   * @param generation The generation the caller presented.
+   * @param rotation The next generation's times and sealed successor.
+   * @param now The manager's clock.
+   * @returns Whether this call rotated, and the record as it stands.
+   */
+  rotateToken(
+    id: string,
+    generation: number,
+    rotation: TokenRotation,
+    now: number,
+  ): Promise<RotationResult> {
+    const record = this.#live(id, now);
+    if (record === null || record.generation !== generation) {
+      return Promise.resolve({ rotated: false, record });
+    }
+    const rotated = freezeRecord({
+      ...record,
+      generation: generation + 1,
+      rotatedAt: rotation.lastAccessed,
+      lastAccessed: rotation.lastAccessed,
+      expiresAt: rotation.expiresAt,
+      successor: rotation.successor,
+    });
+    this.#sessions.set(id, rotated);
+    return Promise.resolve({ rotated: true, record: rotated });
   }
 
   /**
@@ -116,9 +183,9 @@ export class MemorySessionStore implements SessionStore {
    * Deletes one session.
    *
    * @param id The session id.
-   * @returns Whether it existed.
+   * @returns The deleted record, or null.
    */
-  deleteSession(id: string): Promise<boolean> {
+  deleteSession(id: string): Promise<SessionRecord | null> {
     return Promise.resolve(this.#remove(id));
   }
 
@@ -126,16 +193,19 @@ export class MemorySessionStore implements SessionStore {
    * Deletes every session of a DID.
    *
    * @param did The DID.
-   * @returns How many there were.
+   * @returns The deleted records.
    */
-  deleteAllSessions(did: string): Promise<number> {
-    const ids = [...(this.#byDid.get(did) ?? [])];
-    for (const id of ids) this.#remove(id);
-    return Promise.resolve(ids.length);
+  deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
+    const deleted: SessionRecord[] = [];
+    for (const id of [...(this.#byDid.get(did) ?? [])]) {
+      const record = this.#remove(id);
+      if (record !== null) deleted.push(record);
+    }
+    return Promise.resolve(deleted);
   }
 
   /**
-   * Remembers a revoked token id until it expires.
+   * Remembers a revoked legacy token id until it expires.
    *
    * @param jti The token id.
    * @param expiresAt When the token expires.
@@ -153,7 +223,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   /**
-   * Tells whether a token id is revoked.
+   * Tells whether a legacy token id is revoked.
    *
    * @param jti The token id.
    * @param now The manager's clock.
@@ -162,6 +232,150 @@ export class MemorySessionStore implements SessionStore {
   isTokenRevoked(jti: string, now: number): Promise<boolean> {
     const expiresAt = this.#revokedTokens.get(jti);
     return Promise.resolve(expiresAt !== undefined && expiresAt > now);
+  }
+
+  /**
+   * Returns a live value.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param now The manager's clock.
+   * @returns The value, or null.
+   */
+  getValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<string | null> {
+    return Promise.resolve(this.#liveValue(namespace, key, now));
+  }
+
+  /**
+   * Stores a value until `expiresAt`.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param value The value.
+   * @param expiresAt When it expires, or null for never.
+   * @param now The manager's clock.
+   */
+  setValue(
+    namespace: ValueNamespace,
+    key: string,
+    value: string,
+    expiresAt: number | null,
+    now: number,
+  ): Promise<void> {
+    this.#sweep(now);
+    let entries = this.#values.get(namespace);
+    if (entries === undefined) this.#values.set(namespace, entries = new Map());
+    entries.set(key, { value, expiresAt });
+    return Promise.resolve();
+  }
+
+  /**
+   * Reads and deletes a live value.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param now The manager's clock.
+   * @returns The value, or null.
+   */
+  takeValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<string | null> {
+    const value = this.#liveValue(namespace, key, now);
+    this.#values.get(namespace)?.delete(key);
+    return Promise.resolve(value);
+  }
+
+  /**
+   * Deletes a value.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param now The manager's clock.
+   * @returns Whether a live value existed.
+   */
+  deleteValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<boolean> {
+    const existed = this.#liveValue(namespace, key, now) !== null;
+    this.#values.get(namespace)?.delete(key);
+    return Promise.resolve(existed);
+  }
+
+  /**
+   * Deletes every value of a namespace.
+   *
+   * @param namespace The namespace.
+   */
+  clearValues(namespace: ValueNamespace): Promise<void> {
+    this.#values.delete(namespace);
+    return Promise.resolve();
+  }
+
+  /**
+   * Takes or extends a lease.
+   *
+   * @param name The lock's name.
+   * @param owner Who asks.
+   * @param leaseMs How long the lease lasts.
+   * @param now The manager's clock.
+   * @returns Whether `owner` holds the lease now.
+   */
+  acquireLock(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<boolean> {
+    const lease = this.#leases.get(name);
+    if (lease !== undefined && lease.expiresAt > now && lease.owner !== owner) {
+      return Promise.resolve(false);
+    }
+    this.#leases.set(name, { owner, expiresAt: now + leaseMs });
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Extends a lease its owner still holds.
+   *
+   * @param name The lock's name.
+   * @param owner Who asks.
+   * @param leaseMs How long the lease lasts from now.
+   * @param now The manager's clock.
+   * @returns Whether the lease was extended.
+   */
+  renewLock(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<boolean> {
+    const lease = this.#leases.get(name);
+    if (
+      lease === undefined || lease.owner !== owner || lease.expiresAt <= now
+    ) {
+      return Promise.resolve(false);
+    }
+    this.#leases.set(name, { owner, expiresAt: now + leaseMs });
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Frees a lease if `owner` holds it.
+   *
+   * @param name The lock's name.
+   * @param owner Who asks.
+   */
+  releaseLock(name: string, owner: string): Promise<void> {
+    if (this.#leases.get(name)?.owner === owner) this.#leases.delete(name);
+    return Promise.resolve();
   }
 
   #live(id: string, now: number): SessionRecord | null {
@@ -174,6 +388,21 @@ export class MemorySessionStore implements SessionStore {
     return record;
   }
 
+  #liveValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): string | null {
+    const entries = this.#values.get(namespace);
+    const entry = entries?.get(key);
+    if (entry === undefined) return null;
+    if (entry.expiresAt !== null && entry.expiresAt <= now) {
+      entries?.delete(key);
+      return null;
+    }
+    return entry.value;
+  }
+
   #active(did: string, now: number): SessionRecord[] {
     const records: SessionRecord[] = [];
     for (const id of [...(this.#byDid.get(did) ?? [])]) {
@@ -183,25 +412,35 @@ export class MemorySessionStore implements SessionStore {
     return records.sort(newestFirst);
   }
 
-  #remove(id: string): boolean {
+  #remove(id: string): SessionRecord | null {
     const record = this.#sessions.get(id);
-    if (record === undefined) return false;
+    if (record === undefined) return null;
     this.#sessions.delete(id);
     const ids = this.#byDid.get(record.did);
     ids?.delete(id);
     if (ids?.size === 0) this.#byDid.delete(record.did);
-    return true;
+    return record;
   }
 
   /** Drops expired entries, at most once a minute of the manager's clock. */
   #sweep(now: number): void {
     if (now < this.#nextSweep) return;
-    this.#nextSweep = now + 60_000;
+    this.#nextSweep = now + SWEEP_INTERVAL_MS;
     for (const [id, record] of this.#sessions) {
       if (record.expiresAt <= now) this.#remove(id);
     }
     for (const [jti, expiresAt] of this.#revokedTokens) {
       if (expiresAt <= now) this.#revokedTokens.delete(jti);
+    }
+    for (const entries of this.#values.values()) {
+      for (const [key, entry] of entries) {
+        if (entry.expiresAt !== null && entry.expiresAt <= now) {
+          entries.delete(key);
+        }
+      }
+    }
+    for (const [name, lease] of this.#leases) {
+      if (lease.expiresAt <= now) this.#leases.delete(name);
     }
   }
 }
