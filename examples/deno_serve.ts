@@ -2,14 +2,17 @@
  * Cookie sessions with `Deno.serve`: sign in, a protected route, sign out.
  *
  * ```sh
- * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env=COOKIE_SECRET examples/deno_serve.ts
+ * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env=COOKIE_SECRET,PORT examples/deno_serve.ts
  * curl -i -X POST http://127.0.0.1:8000/login -d '{"did":"did:plc:ewvi7nxzyoun6zhxrhs64oiz"}'
  * ```
+ *
+ * It listens on `PORT` (default 8000); set `PORT=8001` when 8000 is taken.
  *
  * @module
  */
 
 import { isValidDid, SessionManager } from "../mod.ts";
+import { serveOnPort } from "./_serve.ts";
 
 /**
  * Builds the app's request handler.
@@ -66,5 +69,5 @@ if (import.meta.main) {
   const sessions = new SessionManager({
     cookieSecret: Deno.env.get("COOKIE_SECRET") ?? "",
   });
-  Deno.serve({ hostname: "127.0.0.1", port: 8000 }, createHandler(sessions));
+  serveOnPort(createHandler(sessions));
 }

@@ -2,14 +2,17 @@
  * Cookie sessions with Hono: sign in, a protected route, sign out.
  *
  * ```sh
- * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env=COOKIE_SECRET examples/hono.ts
+ * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env=COOKIE_SECRET,PORT examples/hono.ts
  * ```
+ *
+ * It listens on `PORT` (default 8000).
  *
  * @module
  */
 
 import { Hono } from "npm:hono@^4.13.0";
 import { isValidDid, SessionManager } from "../mod.ts";
+import { serveOnPort } from "./_serve.ts";
 
 /**
  * Builds the Hono app.
@@ -52,5 +55,5 @@ if (import.meta.main) {
   const sessions = new SessionManager({
     cookieSecret: Deno.env.get("COOKIE_SECRET") ?? "",
   });
-  Deno.serve({ hostname: "127.0.0.1", port: 8000 }, createApp(sessions).fetch);
+  serveOnPort(createApp(sessions).fetch);
 }

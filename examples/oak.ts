@@ -2,8 +2,12 @@
  * Cookie sessions with Oak: sign in, a protected route, sign out.
  *
  * ```sh
- * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env examples/oak.ts
+ * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env=COOKIE_SECRET,PORT,_ISEXE_TEST_PLATFORM_,NODE_V8_COVERAGE,UNDICI_NO_FG,JEST_WORKER_ID examples/oak.ts
  * ```
+ *
+ * It listens on `PORT` (default 8000). The extra environment variables are
+ * ones oak's npm dependencies (isexe, undici) read as they load; without
+ * them a scoped `--allow-env` stops the app before it starts.
  *
  * This uses oak's npm build (`@oakserver/oak`, oak 14; newer releases are on
  * JSR as `@oak/oak`, where the code is the same). On Deno it serves through
@@ -15,6 +19,7 @@
 
 import { Application, Router } from "npm:@oakserver/oak@^14.1.0";
 import { isValidDid, SessionManager } from "../mod.ts";
+import { exitIfPortInUse, portFromEnv } from "./_serve.ts";
 
 /**
  * Builds the Oak application.
@@ -72,5 +77,12 @@ if (import.meta.main) {
   const sessions = new SessionManager({
     cookieSecret: Deno.env.get("COOKIE_SECRET") ?? "",
   });
-  await createApp(sessions).listen({ hostname: "127.0.0.1", port: 8000 });
+  const port = portFromEnv();
+  exitIfPortInUse(port);
+  const app = createApp(sessions);
+  app.addEventListener("listen", ({ hostname, port }) => {
+    // deno-lint-ignore no-console
+    console.log(`Listening on http://${hostname}:${port}/`);
+  });
+  await app.listen({ hostname: "127.0.0.1", port });
 }
