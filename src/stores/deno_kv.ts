@@ -1,220 +1,158 @@
 /**
- * A {@linkcode SessionStore} backed by Deno KV, shared by every isolate that
- * opens the same database (Deno Deploy, or a local SQLite file).
+ * A {@linkcode SessionStore} and {@linkcode KeyValueStore} backed by Deno
+ * KV, shared by every isolate and process that opens the same database
+ * (Deno Deploy, or a local SQLite file opened by several handles,
+ * `deno serve --parallel` workers or processes).
+ *
+ * @example
+ * ```ts
+ * import { DenoKvSessionStore } from "@tijs/atproto-sessions/stores/deno-kv";
+ * import assert from "node:assert/strict";
+ *
+ * const kv = await Deno.openKv(":memory:");
+ * const store = new DenoKvSessionStore(kv);
+ * await store.setValue("oauth_state", "state-1", "{}", 2_000, 1_000);
+ * assert.equal(await store.takeValue("oauth_state", "state-1", 1_500), "{}");
+ * kv.close();
+ * ```
  *
  * @module
  */
 
-import {
-  assertSessionCap,
-  freezeRecord,
-  newestFirst,
-  timeToLive,
-  toSessionRecord,
-} from "../_session_record.ts";
-import { StoreError } from "../errors.ts";
 import type {
+  CreateSessionOptions,
+  KeyValueStore,
+  RotationResult,
   SessionRecord,
   SessionRecordUpdate,
   SessionStore,
+  TokenRotation,
+  ValueNamespace,
 } from "../store.ts";
+import { KvKeys } from "./_deno_kv_keys.ts";
+import {
+  type DenoKvSessionStoreOptions,
+  resolveOptions,
+} from "./_deno_kv_options.ts";
+import { KvSessions } from "./_deno_kv_sessions.ts";
+import { KvValues } from "./_deno_kv_values.ts";
+
+export type { DenoKvSessionStoreOptions };
 
 /**
- * Options for `new DenoKvSessionStore(kv, options)`.
+ * Keeps sessions, revoked legacy token ids, short-lived values and leases
+ * in Deno KV. Every instance that opens the same database sees the same
+ * data, so a revocation in one isolate holds in all of them. The store does
+ * not own the `Deno.Kv`: close it yourself.
  *
- * @example
+ * **Key layout**, under `prefix`: `["sessions", id]` the record;
+ * `["user_sessions", did, id]` the per-DID index, a copy of the record;
+ * `["users", did]` the DID's change marker; `["revoked_tokens", jti]` a
+ * revoked legacy token's expiry; `["values", namespace, key]` a value with
+ * its expiry; `["locks", name]` a lease's owner and expiry. An id, DID,
+ * jti, key or name longer than 256 UTF-8 bytes is keyed by its SHA-256.
+ * Records and index entries written by earlier versions are read (as
+ * cookie sessions never rotated) and rewritten at their next change.
+ *
+ * **Atomicity.** Every change is one atomic commit checked against the
+ * versionstamps it read, so it holds across handles and processes. The cap
+ * and `replaces` commit with the new record, checked against the DID's
+ * marker, which every change to the DID's set of sessions rewrites; the
+ * new record is never the one evicted. `rotateToken`, `takeValue` and the
+ * leases are compare-and-set on the entry's versionstamp: of concurrent
+ * callers, one wins. (Only a backlog of more than 100 sessions over the
+ * cap, after the cap was lowered, is evicted over several commits.)
+ *
+ * **Expiry.** Entries carry `expireIn`, but Deno KV deletes lazily, so
+ * every read also compares `expiresAt` with the manager's clock.
+ *
+ * **Round trips.** `getSession`, `listSessions`, `isTokenRevoked`,
+ * `getValue`, `setValue`: one. `updateSession` (the sliding refresh),
+ * `rotateToken`, `deleteSession`, `takeValue`, `deleteValue`, the lock
+ * methods, `revokeToken`: a `get` and a commit. `createSession`: one commit
+ * without cap or `replaces`; a `getMany` and a commit with `replaces`; a
+ * `getMany`, a `list` and a commit with a cap. `deleteAllSessions`: a
+ * `get`, a `list` and a commit per 100 sessions; `clearValues`: a `list`
+ * and a commit per 500 values. Lost races and lock contention add rounds.
+ *
+ * **Retries.** A commit that lost a race re-reads and runs again (at most
+ * `maxAttempts` in a row). A local file shared by several handles or
+ * processes answers `database is locked` while another holds the write
+ * lock; nothing was written, so the store waits a jittered, growing pause
+ * and runs the round again (at most `lockRetries` in a row) instead of
+ * failing the request. Deno Deploy's KV has no such lock; there only lost
+ * races are retried. Any other error rejects at once.
+ *
+ * **What you need.** Deno 2 runs Deno KV with `--unstable-kv` (or
+ * `"unstable": ["kv"]` in `deno.json`); a local file needs
+ * `--allow-read` and `--allow-write` for its path. `Deno.openKv(path)`
+ * itself can throw `database is locked` while another process opens the
+ * same file: retry the open at start-up. Let the manager's store deadline
+ * bound each call; expired entries need no sweeping.
+ *
+ * @example Sessions with a per-user cap
  * ```ts
- * import type { DenoKvSessionStoreOptions } from "@tijs/atproto-sessions/stores/deno-kv";
- *
- * const options: DenoKvSessionStoreOptions = { prefix: ["myapp", "sessions"] };
- * ```
- */
-export interface DenoKvSessionStoreOptions {
-  /**
-   * The key prefix every entry is stored under, so the store can share a
-   * database with the app's own data. Keep it short: Deno KV limits a key to
-   * 2048 bytes.
-   * @default {["atproto_sessions"]}
-   */
-  prefix?: Deno.KvKey;
-  /**
-   * How many times an operation that lost an optimistic-concurrency race
-   * is retried before it rejects.
-   * @default {200}
-   */
-  maxAttempts?: number;
-}
-
-/** The defaults of {@linkcode DenoKvSessionStoreOptions}. */
-const DEFAULTS: Readonly<{ prefix: Deno.KvKey; maxAttempts: number }> = Object
-  .freeze({
-    prefix: Object.freeze(["atproto_sessions"]),
-    maxAttempts: 200,
-  });
-
-/** Strings longer than this many UTF-8 bytes are keyed by their SHA-256. */
-const MAX_KEY_PART_BYTES = 256;
-/** Sessions deleted per atomic operation (Deno KV caps mutations at 1000). */
-const DELETE_BATCH = 100;
-/** How long a DID's change marker outlives the last change to its set. */
-const GUARD_TTL_MS = 10 * 60 * 1000;
-
-/** What the per-DID index holds for each session: enough to apply the cap. */
-interface IndexEntry {
-  readonly id: string;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
-
-/** What one round of a read-check-commit loop achieved. */
-type Attempt = "done" | "conflict" | "progress";
-
-const encoder = new TextEncoder();
-
-/**
- * Keeps sessions and revoked token ids in Deno KV. Every instance that opens
- * the same database sees the same sessions, so a revocation in one isolate
- * holds in all of them.
- *
- * Entries carry `expireIn`, so Deno KV deletes them after they expire; as
- * that deletion is lazy, every read also compares `expiresAt` with the
- * manager's clock. The per-user cap is applied atomically: each change to a
- * DID's set of sessions rewrites a per-DID marker key, and `createSession`
- * commits only if that marker is unchanged since it read the set, retrying
- * otherwise. The store does not own the `Deno.Kv`: close it yourself.
- *
- * Layout, under `prefix`: `["sessions", id]` the record;
- * `["user_sessions", did, id]` the per-DID index; `["users", did]` the
- * marker; `["revoked_tokens", jti]` a revoked token's expiry. An id, DID or
- * jti longer than 256 UTF-8 bytes is keyed by its SHA-256 digest.
- *
- * @example
- * ```ts
- * import { SessionManager } from "@tijs/atproto-sessions";
  * import { DenoKvSessionStore } from "@tijs/atproto-sessions/stores/deno-kv";
  * import assert from "node:assert/strict";
  *
  * // In production: await Deno.openKv() (Deno Deploy) or a file path.
  * const kv = await Deno.openKv(":memory:");
- * const sessions = new SessionManager({
- *   cookieSecret: "a-secret-of-at-least-32-characters!",
- *   store: new DenoKvSessionStore(kv),
- *   maxSessionsPerUser: 5,
+ * const store = new DenoKvSessionStore(kv);
+ * const did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+ * const session = (id: string, createdAt: number) => ({
+ *   id, did, kind: "cookie" as const, createdAt, lastAccessed: createdAt,
+ *   expiresAt: createdAt + 60_000, authenticatedAt: createdAt,
+ *   generation: 0, rotatedAt: null, successor: null, metadata: {},
  * });
- * await sessions.createSession({ did: "did:plc:ewvi7nxzyoun6zhxrhs64oiz" });
- * assert.equal((await sessions.listSessions("did:plc:ewvi7nxzyoun6zhxrhs64oiz")).length, 1);
+ * await store.createSession(session("a", 1_000), { maxSessionsPerUser: 1 }, 1_000);
+ * const evicted = await store.createSession(
+ *   session("b", 2_000), { maxSessionsPerUser: 1 }, 2_000,
+ * );
+ * assert.deepEqual(evicted.map((r) => r.id), ["a"]);
+ * assert.deepEqual((await store.listSessions(did, 2_000)).map((r) => r.id), ["b"]);
  * kv.close();
  * ```
  */
-export class DenoKvSessionStore implements SessionStore {
-  readonly #kv: Deno.Kv;
-  readonly #prefix: Deno.KvKey;
-  readonly #maxAttempts: number;
+export class DenoKvSessionStore implements SessionStore, KeyValueStore {
+  readonly #sessions: KvSessions;
+  readonly #values: KvValues;
 
   /**
    * Creates a store over an open `Deno.Kv`.
    *
    * @param kv A database from `Deno.openKv()`; the caller closes it.
-   * @param options The key prefix and retry limit.
+   * @param options The key prefix and retry limits.
    * @throws {TypeError} When `kv` is not a `Deno.Kv` or `prefix` is not an
    * array of key parts.
-   * @throws {RangeError} When `maxAttempts` is not a positive integer.
+   * @throws {RangeError} When `maxAttempts` is not a positive integer or
+   * `lockRetries` not a non-negative one.
    */
   constructor(kv: Deno.Kv, options: DenoKvSessionStoreOptions = {}) {
-    if (
-      kv === null || typeof kv !== "object" ||
-      typeof (kv as Partial<Deno.Kv>).atomic !== "function"
-    ) {
-      throw new TypeError(
-        `Cannot create DenoKvSessionStore: kv must be a Deno.Kv from Deno.openKv(): received ${
-          kv === null ? "null" : typeof kv
-        }`,
-      );
-    }
-    const prefix = options.prefix ?? DEFAULTS.prefix;
-    if (!Array.isArray(prefix)) {
-      throw new TypeError(
-        `Cannot create DenoKvSessionStore: prefix must be an array of key parts, such as ["sessions"]: received ${typeof prefix}`,
-      );
-    }
-    const maxAttempts = options.maxAttempts ?? DEFAULTS.maxAttempts;
-    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
-      throw new RangeError(
-        `Cannot create DenoKvSessionStore: maxAttempts must be a positive integer: received ${
-          String(maxAttempts)
-        }`,
-      );
-    }
-    this.#kv = kv;
-    this.#prefix = Object.freeze([...prefix]);
-    this.#maxAttempts = maxAttempts;
+    const { prefix, limits } = resolveOptions(kv, options);
+    const keys = new KvKeys(prefix);
+    this.#sessions = new KvSessions(kv, keys, limits);
+    this.#values = new KvValues(kv, keys, limits);
   }
 
   /**
-   * Stores a record and, with a cap, atomically evicts the DID's oldest
-   * active sessions so that at most `maxSessionsPerUser` remain.
+   * Stores a new record; with `maxSessionsPerUser`, evicts the DID's oldest
+   * other active sessions in the same commit so that at most that many
+   * remain, the new one included (it is never evicted); with `replaces`,
+   * deletes that session of the same DID in the same commit.
    *
    * @param record The new session.
-   * @param maxSessionsPerUser The cap, or undefined for none.
+   * @param options The cap and the session replaced.
    * @param now The manager's clock.
-   * @returns The evicted ids.
-   * @throws {StoreError} When concurrent writers kept winning for
-   * `maxAttempts` rounds.
+   * @returns The records evicted to honour the cap.
+   * @throws {TypeError} When `record` is not a session record.
+   * @throws {RangeError} When the cap is not a non-negative integer.
    */
-  async createSession(
+  createSession(
     record: SessionRecord,
-    maxSessionsPerUser: number | undefined,
+    options: CreateSessionOptions,
     now: number,
-  ): Promise<readonly string[]> {
-    assertSessionCap(maxSessionsPerUser);
-    const stored = freezeRecord(record);
-    const [sessionKey, guardKey, indexKey] = await Promise.all([
-      this.#sessionKey(stored.id),
-      this.#guardKey(stored.did),
-      this.#indexKey(stored.did, stored.id),
-    ]);
-    const entry: IndexEntry = {
-      id: stored.id,
-      createdAt: stored.createdAt,
-      expiresAt: stored.expiresAt,
-    };
-    const expireIn = timeToLive(stored.expiresAt, now);
-    const evicted: string[] = [];
-    let created = false;
-    await this.#retry("createSession", async () => {
-      const guard = await this.#kv.get(guardKey);
-      // Until our record is in, leave out any stale entry with its id.
-      const live = (await this.#index(stored.did)).filter((other) =>
-        other.expiresAt > now && (created || other.id !== stored.id)
-      );
-      if (!created) live.push(entry);
-      live.sort(newestFirst);
-      const excess = maxSessionsPerUser === undefined
-        ? []
-        : live.slice(maxSessionsPerUser).slice(0, DELETE_BATCH);
-      const op = this.#kv.atomic().check(guard)
-        .set(guardKey, true, { expireIn: GUARD_TTL_MS });
-      if (!created) {
-        op.set(sessionKey, stored, { expireIn })
-          .set(indexKey, entry, { expireIn });
-      }
-      const keys = await Promise.all(
-        excess.map((old) => this.#pairKeys(stored.did, old.id)),
-      );
-      for (const [oldSession, oldIndex] of keys) {
-        op.delete(oldSession).delete(oldIndex);
-      }
-      if (!(await op.commit()).ok) return "conflict";
-      created = true;
-      for (const old of excess) evicted.push(old.id);
-      // A backlog over the cap larger than one batch (the cap was lowered)
-      // is evicted over several commits, each under the same marker check.
-      return maxSessionsPerUser === undefined ||
-          live.length - excess.length <= maxSessionsPerUser
-        ? "done"
-        : "progress";
-    });
-    return evicted;
+  ): Promise<readonly SessionRecord[]> {
+    return this.#sessions.createSession(record, options, now);
   }
 
   /**
@@ -224,56 +162,45 @@ export class DenoKvSessionStore implements SessionStore {
    * @param now The manager's clock.
    * @returns The record, or null when absent or expired.
    */
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const entry = await this.#kv.get(await this.#sessionKey(id));
-    const record = toSessionRecord(entry.value);
-    return record !== null && record.expiresAt > now ? record : null;
+  getSession(id: string, now: number): Promise<SessionRecord | null> {
+    return this.#sessions.getSession(id, now);
   }
 
   /**
-   * Updates an active session; `metadata` is merged into the record's.
+   * Updates an active session (the sliding refresh); `metadata` is merged
+   * into the record's.
    *
    * @param id The session id.
    * @param update The fields to change.
    * @param now The manager's clock.
    * @returns The updated record, or null when absent or expired.
    */
-  async updateSession(
+  updateSession(
     id: string,
     update: SessionRecordUpdate,
     now: number,
   ): Promise<SessionRecord | null> {
-    const sessionKey = await this.#sessionKey(id);
-    let result: SessionRecord | null = null;
-    await this.#retry("updateSession", async () => {
-      const entry = await this.#kv.get(sessionKey);
-      const record = toSessionRecord(entry.value);
-      if (record === null || record.expiresAt <= now) {
-        result = null;
-        return "done";
-      }
-      const updated = freezeRecord({
-        ...record,
-        lastAccessed: update.lastAccessed ?? record.lastAccessed,
-        expiresAt: update.expiresAt ?? record.expiresAt,
-        metadata: { ...record.metadata, ...update.metadata },
-      });
-      const expireIn = timeToLive(updated.expiresAt, now);
-      const index: IndexEntry = {
-        id: updated.id,
-        createdAt: updated.createdAt,
-        expiresAt: updated.expiresAt,
-      };
-      // The record's versionstamp check also guards the index entry: both
-      // are only ever deleted together.
-      const { ok } = await this.#kv.atomic().check(entry)
-        .set(sessionKey, updated, { expireIn })
-        .set(await this.#indexKey(updated.did, id), index, { expireIn })
-        .commit();
-      result = updated;
-      return ok ? "done" : "conflict";
-    });
-    return result;
+    return this.#sessions.updateSession(id, update, now);
+  }
+
+  /**
+   * Rotates a token if its record is active and still at `generation`; of
+   * concurrent callers with the same generation, across handles and
+   * processes, at most one rotates.
+   *
+   * @param id The session id.
+   * @param generation The generation the caller presented.
+   * @param rotation The next generation's times and sealed successor.
+   * @param now The manager's clock.
+   * @returns Whether this call rotated, and the record as it stands.
+   */
+  rotateToken(
+    id: string,
+    generation: number,
+    rotation: TokenRotation,
+    now: number,
+  ): Promise<RotationResult> {
+    return this.#sessions.rotateToken(id, generation, rotation, now);
   }
 
   /**
@@ -283,221 +210,176 @@ export class DenoKvSessionStore implements SessionStore {
    * @param now The manager's clock.
    * @returns The records.
    */
-  async listSessions(
-    did: string,
-    now: number,
-  ): Promise<readonly SessionRecord[]> {
-    const live = (await this.#index(did)).filter((entry) =>
-      entry.expiresAt > now
-    );
-    const keys = await Promise.all(
-      live.map((entry) => this.#sessionKey(entry.id)),
-    );
-    const records: SessionRecord[] = [];
-    // getMany reads at most 10 keys at a time.
-    for (let i = 0; i < keys.length; i += 10) {
-      const entries = await this.#kv.getMany(keys.slice(i, i + 10));
-      for (const entry of entries) {
-        const record = toSessionRecord(entry.value);
-        if (record !== null && record.expiresAt > now && record.did === did) {
-          records.push(record);
-        }
-      }
-    }
-    return records.sort(newestFirst);
+  listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
+    return this.#sessions.listSessions(did, now);
   }
 
   /**
    * Deletes one session.
    *
    * @param id The session id.
-   * @returns Whether it existed.
+   * @returns The record it deleted (expired or not), or null.
    */
-  async deleteSession(id: string): Promise<boolean> {
-    const sessionKey = await this.#sessionKey(id);
-    let existed = false;
-    await this.#retry("deleteSession", async () => {
-      const entry = await this.#kv.get(sessionKey);
-      const record = toSessionRecord(entry.value);
-      if (record === null) {
-        if (entry.versionstamp === null) return "done";
-        // Not a record: remove it, but report that no session existed.
-        const { ok } = await this.#kv.atomic().check(entry)
-          .delete(sessionKey).commit();
-        return ok ? "done" : "conflict";
-      }
-      const [guardKey, indexKey] = await Promise.all([
-        this.#guardKey(record.did),
-        this.#indexKey(record.did, id),
-      ]);
-      const { ok } = await this.#kv.atomic().check(entry)
-        .delete(sessionKey).delete(indexKey)
-        .set(guardKey, true, { expireIn: GUARD_TTL_MS })
-        .commit();
-      existed = ok;
-      return ok ? "done" : "conflict";
-    });
-    return existed;
+  deleteSession(id: string): Promise<SessionRecord | null> {
+    return this.#sessions.deleteSession(id);
   }
 
   /**
-   * Deletes every session of a DID.
+   * Deletes every session of a DID, 100 per commit.
    *
    * @param did The DID.
-   * @returns How many there were.
+   * @returns The records deleted (expired or not).
    */
-  async deleteAllSessions(did: string): Promise<number> {
-    const guardKey = await this.#guardKey(did);
-    let count = 0;
-    await this.#retry("deleteAllSessions", async () => {
-      const guard = await this.#kv.get(guardKey);
-      const batch = (await this.#index(did)).slice(0, DELETE_BATCH);
-      if (batch.length === 0) return "done";
-      const op = this.#kv.atomic().check(guard)
-        .set(guardKey, true, { expireIn: GUARD_TTL_MS });
-      const keys = await Promise.all(
-        batch.map((entry) => this.#pairKeys(did, entry.id)),
-      );
-      for (const [sessionKey, indexKey] of keys) {
-        op.delete(sessionKey).delete(indexKey);
-      }
-      if (!(await op.commit()).ok) return "conflict";
-      count += batch.length;
-      return "progress";
-    });
-    return count;
+  deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
+    return this.#sessions.deleteAllSessions(did);
   }
 
   /**
-   * Remembers a revoked token id until it expires; the entry carries
-   * `expireIn`, so Deno KV drops it afterwards.
+   * Remembers a revoked legacy token id until it expires.
    *
    * @param jti The token id.
    * @param expiresAt When the token expires.
    * @param now The manager's clock.
    */
-  async revokeToken(
-    jti: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<void> {
-    if (!Number.isFinite(expiresAt) || expiresAt <= now) return;
-    const key = await this.#part("revoked_tokens", jti);
-    await this.#retry("revokeToken", async () => {
-      const entry = await this.#kv.get<unknown>(key);
-      if (typeof entry.value === "number" && entry.value >= expiresAt) {
-        return "done";
-      }
-      const { ok } = await this.#kv.atomic().check(entry)
-        .set(key, expiresAt, { expireIn: timeToLive(expiresAt, now) })
-        .commit();
-      return ok ? "done" : "conflict";
-    });
+  revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
+    return this.#sessions.revokeToken(jti, expiresAt, now);
   }
 
   /**
-   * Tells whether a token id is revoked.
+   * Tells whether a legacy token id is revoked.
    *
    * @param jti The token id.
    * @param now The manager's clock.
    * @returns Whether it is revoked and its entry has not expired.
    */
-  async isTokenRevoked(jti: string, now: number): Promise<boolean> {
-    const { value } = await this.#kv.get<unknown>(
-      await this.#part("revoked_tokens", jti),
-    );
-    return typeof value === "number" && value > now;
+  isTokenRevoked(jti: string, now: number): Promise<boolean> {
+    return this.#sessions.isTokenRevoked(jti, now);
   }
-
-  // ---- helpers ------------------------------------------------------------
 
   /**
-   * Runs `attempt` until it reports "done". A "conflict" (a lost
-   * optimistic-concurrency race) is retried with jittered back-off, at most
-   * `maxAttempts` times in a row; "progress" (one batch of a larger job
-   * committed) goes straight on.
+   * Returns a live value.
+   *
+   * @param namespace The value's namespace.
+   * @param key The value's key.
+   * @param now The manager's clock.
+   * @returns The value, or null when absent or expired.
    */
-  async #retry(
-    operation: string,
-    attempt: () => Promise<Attempt>,
+  getValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<string | null> {
+    return this.#values.getValue(namespace, key, now);
+  }
+
+  /**
+   * Stores a value until `expiresAt`.
+   *
+   * @param namespace The value's namespace.
+   * @param key The value's key.
+   * @param value The value.
+   * @param expiresAt When it expires, or null for never.
+   * @param now The manager's clock.
+   * @throws {TypeError} When `value` is not a string.
+   */
+  setValue(
+    namespace: ValueNamespace,
+    key: string,
+    value: string,
+    expiresAt: number | null,
+    now: number,
   ): Promise<void> {
-    let conflicts = 0;
-    for (;;) {
-      const outcome = await attempt();
-      if (outcome === "done") return;
-      if (outcome === "progress") {
-        conflicts = 0;
-        continue;
-      }
-      conflicts++;
-      if (conflicts >= this.#maxAttempts) break;
-      if (conflicts > 2) {
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.random() * Math.min(50, 2 ** conflicts))
-        );
-      }
-    }
-    throw new StoreError(
-      `DenoKvSessionStore gave up on ${operation} after ${conflicts} conflicting attempts in a row; raise maxAttempts if writes to one user are this contended`,
-    );
+    return this.#values.setValue(namespace, key, value, expiresAt, now);
   }
 
-  /** The DID's index entries, as stored (expired ones included). */
-  async #index(did: string): Promise<IndexEntry[]> {
-    const entries: IndexEntry[] = [];
-    const prefix = await this.#part("user_sessions", did);
-    for await (const { value } of this.#kv.list({ prefix })) {
-      const entry = toIndexEntry(value);
-      if (entry !== null) entries.push(entry);
-    }
-    return entries;
+  /**
+   * Reads and deletes a live value; of concurrent callers, across
+   * processes, at most one receives it.
+   *
+   * @param namespace The value's namespace.
+   * @param key The value's key.
+   * @param now The manager's clock.
+   * @returns The value, or null when absent, expired or taken.
+   */
+  takeValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<string | null> {
+    return this.#values.takeValue(namespace, key, now);
   }
 
-  #sessionKey(id: string): Promise<Deno.KvKey> {
-    return this.#part("sessions", id);
+  /**
+   * Deletes a value.
+   *
+   * @param namespace The value's namespace.
+   * @param key The value's key.
+   * @param now The manager's clock.
+   * @returns Whether a live value existed.
+   */
+  deleteValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<boolean> {
+    return this.#values.deleteValue(namespace, key, now);
   }
 
-  #guardKey(did: string): Promise<Deno.KvKey> {
-    return this.#part("users", did);
+  /**
+   * Deletes every value of a namespace, 500 per commit.
+   *
+   * @param namespace The namespace.
+   */
+  clearValues(namespace: ValueNamespace): Promise<void> {
+    return this.#values.clearValues(namespace);
   }
 
-  async #indexKey(did: string, id: string): Promise<Deno.KvKey> {
-    return [...await this.#part("user_sessions", did), await keyPart(id)];
+  /**
+   * Takes the lease `name` for `owner` until `now + leaseMs` if it is free
+   * or has run out, or extends it if `owner` holds it.
+   *
+   * @param name The lock's name.
+   * @param owner Who takes it (unique per holder).
+   * @param leaseMs How long the lease lasts.
+   * @param now The manager's clock.
+   * @returns Whether `owner` now holds the lease.
+   * @throws {RangeError} When `leaseMs` is not a positive number.
+   */
+  acquireLock(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<boolean> {
+    return this.#values.acquireLock(name, owner, leaseMs, now);
   }
 
-  #pairKeys(did: string, id: string): Promise<[Deno.KvKey, Deno.KvKey]> {
-    return Promise.all([this.#sessionKey(id), this.#indexKey(did, id)]);
+  /**
+   * Extends `owner`'s live lease to `now + leaseMs`.
+   *
+   * @param name The lock's name.
+   * @param owner The holder.
+   * @param leaseMs How long the lease lasts from now.
+   * @param now The manager's clock.
+   * @returns Whether `owner` held it and it was extended.
+   * @throws {RangeError} When `leaseMs` is not a positive number.
+   */
+  renewLock(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<boolean> {
+    return this.#values.renewLock(name, owner, leaseMs, now);
   }
 
-  async #part(kind: string, value: string): Promise<Deno.KvKey> {
-    return [...this.#prefix, kind, await keyPart(value)];
+  /**
+   * Frees the lease if `owner` holds it, never another's.
+   *
+   * @param name The lock's name.
+   * @param owner The holder.
+   */
+  releaseLock(name: string, owner: string): Promise<void> {
+    return this.#values.releaseLock(name, owner);
   }
-}
-
-/**
- * A string as a key part: itself when short, else its SHA-256 digest. The
- * two cannot collide, as Deno KV orders and compares parts by type first.
- */
-async function keyPart(value: string): Promise<string | Uint8Array> {
-  const bytes = encoder.encode(value);
-  if (bytes.length <= MAX_KEY_PART_BYTES) return value;
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function toIndexEntry(value: unknown): IndexEntry | null {
-  if (
-    !isObject(value) || typeof value.id !== "string" ||
-    typeof value.createdAt !== "number" || typeof value.expiresAt !== "number"
-  ) {
-    return null;
-  }
-  return {
-    id: value.id,
-    createdAt: value.createdAt,
-    expiresAt: value.expiresAt,
-  };
 }
