@@ -31,6 +31,7 @@
  */
 
 export { SessionManager } from "./src/session_manager.ts";
+export { authenticatedWithin } from "./src/freshness.ts";
 export { isValidDid } from "./src/did.ts";
 export { type Logger, noopLogger } from "./src/logger.ts";
 export {
@@ -54,8 +55,20 @@ export type {
   SessionResult,
 } from "./src/types.ts";
 export type {
+  RevocationReason,
+  SessionEvent,
+  SessionEventBase,
+  SessionEventHandler,
+} from "./src/events.ts";
+export type {
+  CreateSessionOptions,
+  KeyValueStore,
+  RotationResult,
+  SessionKind,
   SessionMetadata,
   SessionRecord,
   SessionRecordUpdate,
   SessionStore,
+  TokenRotation,
+  ValueNamespace,
 } from "./src/store.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { describeValue } from "./_describe.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { CookieOptions } from "./types.ts";
 
@@ -154,13 +155,15 @@ export function resolveCookieOptions(
   if (typeof name !== "string" || !isCookieName(name)) {
     throw new ConfigurationError(
       `Cannot create SessionManager: cookieName must be an RFC 6265 token (letters, digits and !#$%&'*+-.^_\`|~): received ${
-        JSON.stringify(name)
+        describeValue(name)
       }`,
     );
   }
   if (options === null || typeof options !== "object") {
     throw new ConfigurationError(
-      `Cannot create SessionManager: cookie must be an object of cookie attributes: received ${typeof options}`,
+      `Cannot create SessionManager: cookie must be an object of cookie attributes: received ${
+        describeValue(options)
+      }`,
     );
   }
   const path = options.path ?? "/";
@@ -170,7 +173,7 @@ export function resolveCookieOptions(
   ) {
     throw new ConfigurationError(
       `Cannot create SessionManager: cookie.path must start with "/" and contain no ";" or control characters: received ${
-        JSON.stringify(path)
+        describeValue(path)
       }`,
     );
   }
@@ -181,7 +184,7 @@ export function resolveCookieOptions(
   ) {
     throw new ConfigurationError(
       `Cannot create SessionManager: cookie.domain must be a host name such as "example.com": received ${
-        JSON.stringify(domain)
+        describeValue(domain)
       }`,
     );
   }
@@ -192,7 +195,7 @@ export function resolveCookieOptions(
   if (sameSite === undefined) {
     throw new ConfigurationError(
       `Cannot create SessionManager: cookie.sameSite must be "Strict", "Lax" or "None": received ${
-        JSON.stringify(sameSiteInput)
+        describeValue(sameSiteInput)
       }`,
     );
   }
@@ -204,7 +207,9 @@ export function resolveCookieOptions(
   ) {
     if (typeof value !== "boolean") {
       throw new ConfigurationError(
-        `Cannot create SessionManager: cookie.${key} must be a boolean: received ${typeof value}`,
+        `Cannot create SessionManager: cookie.${key} must be a boolean: received ${
+          describeValue(value)
+        }`,
       );
     }
   }
@@ -221,8 +226,8 @@ export function resolveCookieOptions(
     if (path !== "/" || domain !== undefined) {
       throw new ConfigurationError(
         `Cannot create SessionManager: the "__Host-" prefix requires cookie.path "/" and no cookie.domain: received path ${
-          JSON.stringify(path)
-        }, domain ${JSON.stringify(domain)}`,
+          describeValue(path)
+        }, domain ${describeValue(domain)}`,
       );
     }
   }

@@ -9,8 +9,11 @@ import {
   resolveCookieOptions,
   type ResolvedCookieOptions,
 } from "./_cookie.ts";
+import { describeValue as describe } from "./_describe.ts";
+import { safeLogger } from "./_safe_logger.ts";
 import { SealKeyring } from "./_seal.ts";
 import { ConfigurationError } from "./errors.ts";
+import type { SessionEventHandler } from "./events.ts";
 import { type Logger, noopLogger } from "./logger.ts";
 import type { SessionStore } from "./store.ts";
 import type { SessionManagerOptions } from "./types.ts";
@@ -25,18 +28,29 @@ const DEFAULT_OPTIONS: Readonly<{
   clockSkew: number;
   refreshAfter: number;
   cacheSize: number;
+  storeTimeout: number;
+  tokenReuseGrace: number;
 }> = Object.freeze({
   cookieName: "sid",
   sessionTtl: 7 * 24 * 60 * 60,
   clockSkew: 0,
   refreshAfter: 60,
   cacheSize: 5000,
+  // Far above a healthy round trip (well under 10 ms on Redis or Deno KV,
+  // with room for Deno KV's bounded lock-contention retries), far below the
+  // 30-60 s after which proxies and load balancers give up on a request.
+  storeTimeout: 5000,
+  // Covers a mobile client whose refresh reply was lost and that retries
+  // after a typical HTTP timeout; Okta's refresh-token grace defaults to
+  // 30 s too. Short, because within it the old token yields the live one.
+  tokenReuseGrace: 30,
 });
 
 const STORE_METHODS = [
   "createSession",
   "getSession",
   "updateSession",
+  "rotateToken",
   "listSessions",
   "deleteSession",
   "deleteAllSessions",
@@ -57,21 +71,19 @@ export interface ResolvedOptions {
   readonly clockSkewMs: number;
   readonly refreshAfterMs: number;
   readonly cacheSize: number;
+  readonly storeTimeoutMs: number;
+  readonly tokenReuseGraceMs: number;
+  /** The caller's logger wrapped so that nothing it throws escapes. */
   readonly logger: Logger;
   readonly store: SessionStore | undefined;
   readonly maxSessionsPerUser: number | undefined;
+  readonly onEvent: SessionEventHandler | undefined;
   readonly now: () => number;
   readonly generateId: () => string;
 }
 
 function fail(message: string): never {
   throw new ConfigurationError(`Cannot create SessionManager: ${message}`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "number") return String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  return value === null ? "null" : typeof value;
 }
 
 function seconds(
@@ -199,7 +211,32 @@ export function resolveOptions(
     }
     maxSessionsPerUser = options.maxSessionsPerUser;
   }
-  const now = options.now ?? Date.now;
+  const storeTimeout = options.storeTimeout ?? DEFAULT_OPTIONS.storeTimeout;
+  if (
+    !Number.isSafeInteger(storeTimeout) || storeTimeout < 1 ||
+    storeTimeout > 600_000
+  ) {
+    fail(
+      `storeTimeout must be an integer of milliseconds from 1 to 600000: received ${
+        describe(storeTimeout)
+      }`,
+    );
+  }
+  const tokenReuseGrace = seconds(
+    "tokenReuseGrace",
+    options.tokenReuseGrace ?? DEFAULT_OPTIONS.tokenReuseGrace,
+    { min: 0, max: 3600, integer: false },
+  );
+  const onEvent = options.onEvent;
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    fail(
+      `onEvent must be a function that receives events: received ${
+        describe(onEvent)
+      }`,
+    );
+  }
+  // Read Date.now at every call, so fake timers installed later apply.
+  const now = options.now ?? (() => Date.now());
   if (typeof now !== "function") {
     fail(
       `now must be a function returning milliseconds: received ${
@@ -226,9 +263,12 @@ export function resolveOptions(
     clockSkewMs: clockSkew * 1000,
     refreshAfterMs: refreshAfter * 1000,
     cacheSize,
-    logger,
+    storeTimeoutMs: storeTimeout,
+    tokenReuseGraceMs: tokenReuseGrace * 1000,
+    logger: safeLogger(logger),
     store,
     maxSessionsPerUser,
+    onEvent,
     now,
     generateId,
   };

@@ -64,10 +64,15 @@ export interface ParsedSeal {
  * iron-session `~2` suffix) without doing any cryptography.
  *
  * @param value A cookie value or Bearer token.
+ * @param maxLength The longest value considered (values sealed at rest
+ * may be longer than a cookie or token).
  * @returns The parsed parts, or null when the value is not a seal.
  */
-export function parseSeal(value: string): ParsedSeal | null {
-  if (value.length > MAX_SEAL_LENGTH) return null;
+export function parseSeal(
+  value: string,
+  maxLength: number = MAX_SEAL_LENGTH,
+): ParsedSeal | null {
+  if (value.length > maxLength) return null;
   const seal = value.endsWith(SEAL_VERSION_SUFFIX)
     ? value.slice(0, -SEAL_VERSION_SUFFIX.length)
     : value;
@@ -130,9 +135,7 @@ export class SealKeyring {
     for (const [id, value] of Object.entries(secret)) {
       if (id !== DEFAULT_ID && !ROTATION_ID_PATTERN.test(id)) {
         throw new ConfigurationError(
-          `Cannot create SessionManager: cookieSecret ids must be positive integers such as "1" and "2" (or "default" for seals without an id): received ${
-            JSON.stringify(id)
-          }`,
+          `Cannot create SessionManager: cookieSecret ids must be positive integers such as "1" and "2" (or "default" for seals without an id): received an id of ${id.length} characters`,
         );
       }
       assertSecret(value, `cookieSecret[${JSON.stringify(id)}]`);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { SessionEventHandler } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type { SessionStore } from "./store.ts";
 
@@ -20,6 +21,7 @@ import type { SessionStore } from "./store.ts";
  *   handle: "alice.bsky.social",
  *   createdAt: Date.now(),
  *   lastAccessed: Date.now(),
+ *   authenticatedAt: Date.now(),
  * };
  * ```
  */
@@ -33,9 +35,22 @@ export interface SessionData {
    * Accurate to within the `refreshAfter` option.
    */
   lastAccessed: number;
-  /** The server-side session id; present only when a store is configured. */
+  /**
+   * When the user last actually signed in, in milliseconds since the epoch
+   * (not moved by sliding refresh or token rotation). Check it with
+   * `authenticatedWithin` before a sensitive action. Seals minted before
+   * this field existed report their `createdAt`.
+   */
+  authenticatedAt: number;
+  /**
+   * The server-side session id; present only when a store is configured.
+   * Bearer tokens carry one too: revoke them with `revokeSession`.
+   */
   sessionId?: string;
-  /** The Bearer token's unique id; present only on Bearer token data. */
+  /**
+   * A stateless Bearer token's unique id (tokens sealed without a store,
+   * and tokens from version 0.1); pass it to `revokeToken`.
+   */
   jti?: string;
   /**
    * When the Bearer token expires, in milliseconds since the epoch; present
@@ -61,10 +76,21 @@ export interface SessionData {
  * ```
  */
 export type SessionInput<T extends object = Record<never, never>> =
-  & { did: string; createdAt?: number; lastAccessed?: number }
+  & {
+    did: string;
+    createdAt?: number;
+    lastAccessed?: number;
+    authenticatedAt?: number;
+  }
   & Omit<
     T,
-    "did" | "createdAt" | "lastAccessed" | "sessionId" | "jti" | "expiresAt"
+    | "did"
+    | "createdAt"
+    | "lastAccessed"
+    | "authenticatedAt"
+    | "sessionId"
+    | "jti"
+    | "expiresAt"
   >;
 
 /**
@@ -80,7 +106,8 @@ export type SessionInput<T extends object = Record<never, never>> =
  * - `SESSION_EXPIRED`: an authentic seal whose TTL or `maxSessionAge` passed.
  * - `SESSION_REVOKED`: an authentic seal whose server-side session was
  *   revoked, evicted or never existed (store configured).
- * - `STORE_UNAVAILABLE`: the store failed; no session is granted.
+ * - `STORE_UNAVAILABLE`: the store failed or did not answer within
+ *   `storeTimeout`; no session is granted and the cookie is kept.
  */
 export type SessionErrorType =
   | "NO_COOKIE"
@@ -96,10 +123,13 @@ export type SessionErrorType =
  *
  * - `NO_TOKEN`: no Authorization header, or an empty one.
  * - `INVALID_TOKEN`: not `Bearer <token>`, a token too long or with
- *   characters outside the token alphabet, or not a well-formed seal.
+ *   characters outside the token alphabet, not a well-formed seal, or an
+ *   authentic seal that is not a Bearer token (a session cookie).
  * - `TAMPERED`, `UNKNOWN_KEY`, `STORE_UNAVAILABLE`: as for cookies.
  * - `TOKEN_EXPIRED`: an authentic token whose TTL or `maxSessionAge` passed.
- * - `TOKEN_REVOKED`: an authentic token whose `jti` was revoked.
+ * - `TOKEN_REVOKED`: an authentic token whose session was revoked, evicted
+ *   or lost by the store, that was rotated away by `refreshBearerToken`, or
+ *   (tokens without a record) whose `jti` was revoked.
  */
 export type BearerErrorType =
   | "NO_TOKEN"
@@ -285,6 +315,14 @@ export interface SessionManagerOptions {
    */
   maxSessionAge?: number;
   /**
+   * How long a rotated-away Bearer token may be presented to
+   * `refreshBearerToken` again, in seconds, by a client retrying a refresh
+   * whose reply it lost: within it the retry receives the same new token;
+   * after it, presenting the old token is reuse and revokes the session.
+   * @default {30}
+   */
+  tokenReuseGrace?: number;
+  /**
    * Seconds of clock skew tolerated when checking expiry, for fleets of
    * servers whose clocks disagree. A seal is rejected once
    * `now > expiry + clockSkew`.
@@ -310,18 +348,35 @@ export interface SessionManagerOptions {
   /** Where to send log lines. The default discards them. */
   logger?: Logger;
   /**
-   * A server-side session store. With one, sessions can be listed and
-   * revoked, and Bearer tokens revoked by `jti`.
+   * A server-side session store. With one, every cookie and Bearer token
+   * has a session record: sessions can be listed and revoked, and token
+   * refresh is a single-use rotation.
    */
   store?: SessionStore;
   /**
-   * With a store: the most sessions one DID may hold; creating one more
-   * evicts the oldest. Unset means no cap.
+   * With a store: the most sessions (cookies and tokens) one DID may hold;
+   * creating one more evicts the oldest. Unset means no cap.
    */
   maxSessionsPerUser?: number;
   /**
-   * The clock, in milliseconds since the epoch. Inject one in tests.
-   * @default {Date.now}
+   * With a store: the most milliseconds any one store call may take. On the
+   * request path a call that has not settled by then yields
+   * `STORE_UNAVAILABLE`; management calls throw `StoreError`.
+   * @default {5000}
+   */
+  storeTimeout?: number;
+  /**
+   * Receives typed events (`session.created`, `session.revoked`,
+   * `session.evicted`, `session.rotated`, `token.rotated`,
+   * `token.reuse_detected`) for sign-in alerts and audit logs. It is called
+   * without being awaited; what it throws or rejects with is logged and
+   * never reaches the request.
+   */
+  onEvent?: SessionEventHandler;
+  /**
+   * The clock, in milliseconds since the epoch, read at every call. Inject
+   * one in tests. A clock that returns a non-finite value fails closed.
+   * @default {() => Date.now()}
    */
   now?: () => number;
   /**

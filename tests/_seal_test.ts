@@ -80,9 +80,9 @@ Deno.test("SealKeyring rejects bad secrets with a message that never contains th
     [
       "a non-numeric id",
       { current: SECRET },
-      /ids must be positive integers .*received "current"/,
+      /ids must be positive integers .*received an id of 7 characters/,
     ],
-    ["a zero id", { "0": SECRET }, /received "0"/],
+    ["a zero id", { "0": SECRET }, /received an id of 1 characters/],
     [
       "a short secret in a map",
       { "1": "short-secret" },

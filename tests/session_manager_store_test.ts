@@ -3,135 +3,29 @@ import { createClient } from "npm:redis@4";
 import {
   ConfigurationError,
   SessionManager,
-  type SessionManagerOptions,
-  type SessionMetadata,
-  type SessionRecord,
-  type SessionRecordUpdate,
   type SessionStore,
   StoreError,
 } from "../mod.ts";
-import { DenoKvSessionStore } from "../src/stores/deno_kv.ts";
-import { MemorySessionStore } from "../src/stores/memory.ts";
 import { RedisSessionStore } from "../src/stores/redis.ts";
+import { cookiePair, DID, requestWithCookie, SECRET, T0 } from "./_fixtures.ts";
 import {
-  capturingLogger,
-  cookiePair,
-  DID,
-  type LogLine,
-  requestWithCookie,
-  SECRET,
-  T0,
-  TestClock,
-} from "./_fixtures.ts";
+  denoKvFactory,
+  fixture,
+  memoryFactory,
+  redisFactory,
+} from "./_manager_fixtures.ts";
 import { redisAvailable, startRedisServer } from "./_redis_server.ts";
 import type { StoreHarness } from "./stores/store_contract.ts";
 
-const OTHER_DID = "did:web:example.com";
-
-/**
- * Wraps a store: counts `updateSession` calls, and can be made to fail (all
- * methods, or one) the way an unreachable backend does.
- */
-class SwitchableStore implements SessionStore {
-  failing: "none" | "all" | keyof SessionStore = "none";
-  updates = 0;
-  readonly #inner: SessionStore;
-
-  constructor(inner: SessionStore) {
-    this.#inner = inner;
-  }
-
-  #guard(method: keyof SessionStore): Promise<void> {
-    return this.failing === "all" || this.failing === method
-      ? Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379"))
-      : Promise.resolve();
-  }
-
-  async createSession(
-    record: SessionRecord,
-    max: number | undefined,
-    now: number,
-  ): Promise<readonly string[]> {
-    await this.#guard("createSession");
-    return await this.#inner.createSession(record, max, now);
-  }
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    await this.#guard("getSession");
-    return await this.#inner.getSession(id, now);
-  }
-  async updateSession(
-    id: string,
-    update: SessionRecordUpdate,
-    now: number,
-  ): Promise<SessionRecord | null> {
-    await this.#guard("updateSession");
-    this.updates++;
-    return await this.#inner.updateSession(id, update, now);
-  }
-  async listSessions(
-    did: string,
-    now: number,
-  ): Promise<readonly SessionRecord[]> {
-    await this.#guard("listSessions");
-    return await this.#inner.listSessions(did, now);
-  }
-  async deleteSession(id: string): Promise<boolean> {
-    await this.#guard("deleteSession");
-    return await this.#inner.deleteSession(id);
-  }
-  async deleteAllSessions(did: string): Promise<number> {
-    await this.#guard("deleteAllSessions");
-    return await this.#inner.deleteAllSessions(did);
-  }
-  async revokeToken(
-    jti: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<void> {
-    await this.#guard("revokeToken");
-    return await this.#inner.revokeToken(jti, expiresAt, now);
-  }
-  async isTokenRevoked(jti: string, now: number): Promise<boolean> {
-    await this.#guard("isTokenRevoked");
-    return await this.#inner.isTokenRevoked(jti, now);
-  }
-}
-
-interface Fixture {
-  sessions: SessionManager;
-  store: SwitchableStore;
-  clock: TestClock;
-  lines: LogLine[];
-  login(did?: string, metadata?: SessionMetadata): Promise<string>;
-  read(cookie: string): ReturnType<SessionManager["getSessionFromRequest"]>;
-}
-
-function fixture(
-  inner: SessionStore,
-  options: Partial<SessionManagerOptions> = {},
-): Fixture {
-  const clock = new TestClock();
-  const { logger, lines } = capturingLogger();
-  const store = new SwitchableStore(inner);
-  const sessions = new SessionManager({
-    cookieSecret: SECRET,
-    store,
-    now: clock.now,
-    logger,
-    ...options,
-  });
-  return {
-    sessions,
-    store,
-    clock,
-    lines,
-    login: async (did = DID, metadata = {}) =>
-      cookiePair(await sessions.createSession({ did }, metadata)),
-    read: (cookie) => sessions.getSessionFromRequest(requestWithCookie(cookie)),
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A token from before tokens had records: stateless, with a jti. */
+function legacyToken(did = DID, now = T0, tokenTtl = 600): Promise<string> {
+  return new SessionManager({ cookieSecret: SECRET, now: () => now, tokenTtl })
+    .sealToken({ did });
+}
+
+const OTHER_DID = "did:web:example.com";
 
 /**
  * Registers one test that runs the manager-level checks against a store.
@@ -175,9 +69,14 @@ async function runManagerSuite(
       assert.deepEqual(await sessions.getSession(data!.sessionId!), {
         id: data!.sessionId,
         did: DID,
+        kind: "cookie",
         createdAt: T0,
         lastAccessed: T0,
         expiresAt: T0 + 3600_000,
+        authenticatedAt: T0,
+        generation: 0,
+        rotatedAt: null,
+        successor: null,
         metadata: { userAgent: "Firefox", ipAddress: "203.0.113.9" },
       });
     },
@@ -264,8 +163,7 @@ async function runManagerSuite(
     "revokeToken() takes the token data's expiresAt in milliseconds, and rejects a bad time",
     async (inner) => {
       const { sessions } = fixture(inner);
-      const token = await sessions.sealToken({ did: DID });
-      const data = await sessions.unsealToken(token);
+      const data = await sessions.unsealToken(await legacyToken());
       await sessions.revokeToken(data!.jti!, data!.expiresAt!);
       assert.equal(await sessions.isTokenRevoked(data!.jti!), true);
       await assert.rejects(sessions.revokeToken("jti", Number.NaN), TypeError);
@@ -362,13 +260,13 @@ async function runManagerSuite(
       for (let i = 0; i < 5; i++) {
         assert.equal((await read(cookie)).error, null);
       }
-      assert.equal(store.updates, 0);
+      assert.equal(store.calls.updateSession ?? 0, 0);
       assert.equal((await stored())?.lastAccessed, T0);
 
       clock.advance(31); // 61 s since the seal: refresh once.
       const refreshed = await read(cookie);
       assert.equal(refreshed.data?.lastAccessed, T0 + 61_000);
-      assert.equal(store.updates, 1);
+      assert.equal(store.calls.updateSession, 1);
       assert.equal((await stored())?.lastAccessed, T0 + 61_000);
       assert.equal((await stored())?.expiresAt, T0 + 61_000 + 3600_000);
       cookie = cookiePair(refreshed.setCookieHeader!);
@@ -377,11 +275,11 @@ async function runManagerSuite(
       for (let i = 0; i < 5; i++) {
         assert.equal((await read(cookie)).error, null);
       }
-      assert.equal(store.updates, 1);
+      assert.equal(store.calls.updateSession, 1);
 
       clock.advance(30); // 60 s since the new seal: the second write.
       cookie = cookiePair((await read(cookie)).setCookieHeader!);
-      assert.equal(store.updates, 2);
+      assert.equal(store.calls.updateSession, 2);
       assert.equal((await stored())?.lastAccessed, T0 + 121_000);
 
       // Past the first expiry (T0 + 3600 s), kept alive by the refreshes.
@@ -407,10 +305,10 @@ async function runManagerSuite(
   );
 
   await step(
-    "revokeToken() by jti gives TOKEN_REVOKED until the token's expiry, then forgets it",
+    "revokeToken() by jti gives TOKEN_REVOKED to a token without a record until its expiry, then forgets it",
     async (inner) => {
       const { sessions, clock } = fixture(inner, { tokenTtl: 600 });
-      const token = await sessions.sealToken({ did: DID });
+      const token = await legacyToken();
       const { data } = await sessions.validateBearerToken(`Bearer ${token}`);
       assert.equal(typeof data?.jti, "string");
       assert.equal(data?.expiresAt, T0 + 600_000);
@@ -459,7 +357,7 @@ async function runManagerSuite(
       const token = await sessions.sealToken({ did: DID });
       const id = (await read(cookie)).data!.sessionId!;
 
-      store.failing = "all";
+      store.modes = { all: "fail" };
       const down = await read(cookie);
       assert.equal(down.data, null);
       assert.equal(down.error?.type, "STORE_UNAVAILABLE");
@@ -506,48 +404,92 @@ async function runManagerSuite(
         );
       }
 
-      store.failing = "none";
+      store.modes = {};
       assert.equal((await read(cookie)).error, null);
       assert.equal(
         (await sessions.validateBearerToken(`Bearer ${token}`)).error,
         null,
       );
-      assert.equal((await sessions.listSessions(DID)).length, 1);
+      assert.equal((await sessions.listSessions(DID)).length, 2);
     },
   );
 
   await step(
-    "a store failing only on the refresh write also fails closed",
+    "a store refusing only the refresh write serves the live session with its unchanged seal and a warning",
+    async (inner) => {
+      const { store, login, read, clock, lines } = fixture(inner, {
+        refreshAfter: 60,
+        sessionTtl: 3600,
+      });
+      const cookie = await login();
+      clock.advance(61);
+      store.modes = { updateSession: "fail" };
+      store.error = new Error("NOREPLICAS Not enough good replicas to write");
+      const result = await read(cookie);
+      assert.equal(result.error, null);
+      assert.equal(result.data?.did, DID);
+      assert.equal(result.data?.lastAccessed, T0);
+      // The same seal, with its remaining lifetime.
+      assert.equal(cookiePair(result.setCookieHeader!), cookie);
+      assert.match(result.setCookieHeader!, /; Max-Age=3539;/);
+      assert.ok(
+        lines.some((line) =>
+          line.level === "warn" &&
+          line.message.startsWith("Session refresh could not be written")
+        ),
+      );
+      // The fallback read happens only on the failure path.
+      assert.equal(store.calls.getSession, 1);
+      store.modes = {};
+      const healed = await read(cookie);
+      assert.equal(healed.data?.lastAccessed, T0 + 61_000);
+      assert.notEqual(cookiePair(healed.setCookieHeader!), cookie);
+    },
+  );
+
+  await step(
+    "a refused refresh write does not serve a session that was revoked",
+    async (inner) => {
+      const { sessions, store, login, read, clock } = fixture(inner, {
+        refreshAfter: 60,
+      });
+      const cookie = await login();
+      const id = (await read(cookie)).data!.sessionId!;
+      await sessions.revokeSession(id);
+      clock.advance(61);
+      store.modes = { updateSession: "fail" };
+      const result = await read(cookie);
+      assert.equal(result.error?.type, "SESSION_REVOKED");
+    },
+  );
+
+  await step(
+    "a refresh due with a store is one store call, a hot request one read",
     async (inner) => {
       const { store, login, read, clock } = fixture(inner, {
         refreshAfter: 60,
       });
       const cookie = await login();
-      clock.advance(61);
-      store.failing = "updateSession";
-      const result = await read(cookie);
-      assert.equal(result.error?.type, "STORE_UNAVAILABLE");
-      assert.equal(result.setCookieHeader, null);
-      store.failing = "none";
+      const before = store.total;
       assert.equal((await read(cookie)).error, null);
+      assert.equal(store.total - before, 1);
+      clock.advance(61);
+      assert.equal((await read(cookie)).error, null);
+      assert.equal(store.total - before, 2);
+      assert.equal(store.calls.updateSession, 1);
+      assert.equal(store.calls.getSession, 1);
     },
   );
 }
 
-managerSuite("MemorySessionStore", () =>
-  Promise.resolve({
-    create: () => new MemorySessionStore(),
-    close: () => Promise.resolve(),
-  }));
+function harnessOf(
+  factory: { setup(): Promise<StoreHarness> },
+): () => Promise<StoreHarness> {
+  return () => factory.setup();
+}
 
-managerSuite("DenoKvSessionStore", async () => {
-  const kv = await Deno.openKv(":memory:");
-  let next = 0;
-  return {
-    create: () => new DenoKvSessionStore(kv, { prefix: ["manager", next++] }),
-    close: () => Promise.resolve(kv.close()),
-  };
-});
+managerSuite("MemorySessionStore", harnessOf(memoryFactory));
+managerSuite("DenoKvSessionStore", harnessOf(denoKvFactory));
 
 Deno.test("store methods on a manager without a store throw ConfigurationError", async () => {
   const sessions = new SessionManager({ cookieSecret: SECRET });
@@ -578,24 +520,7 @@ Deno.test("store methods on a manager without a store throw ConfigurationError",
 });
 
 if (redisAvailable("SessionManager with RedisSessionStore")) {
-  managerSuite("RedisSessionStore", async () => {
-    const server = await startRedisServer();
-    const client = createClient({ url: server.url, disableOfflineQueue: true });
-    client.on("error", () => {});
-    await client.connect();
-    let next = 0;
-    return {
-      create: () =>
-        new RedisSessionStore({
-          command: (args) => client.sendCommand(args),
-          prefix: `manager${next++}:`,
-        }),
-      async close() {
-        await client.quit();
-        await server.close();
-      },
-    };
-  });
+  managerSuite("RedisSessionStore", harnessOf(redisFactory));
 
   Deno.test("SessionManager with Redis fails closed while redis-server is down and recovers with no session lost", async () => {
     const server = await startRedisServer({ persistent: true });
@@ -619,7 +544,7 @@ if (redisAvailable("SessionManager with RedisSessionStore")) {
       }
       const token = await sessions.sealToken({ did: DID });
       const { data } = await sessions.validateBearerToken(`Bearer ${token}`);
-      await sessions.revokeToken(data!.jti!, new Date(data!.expiresAt!));
+      await sessions.revokeSession(data!.sessionId!);
 
       await server.stop();
       for (let attempt = 0; attempt < 3; attempt++) {
