@@ -33,6 +33,13 @@
 export { SessionManager } from "./src/session_manager.ts";
 export { authenticatedWithin } from "./src/freshness.ts";
 export { isValidDid } from "./src/did.ts";
+export {
+  checkOrigin,
+  compileTrustedOrigins,
+  type OriginCheckReason,
+  type OriginCheckRequest,
+  type OriginCheckResult,
+} from "./src/origin_check.ts";
 export { type Logger, noopLogger } from "./src/logger.ts";
 export {
   ConfigurationError,

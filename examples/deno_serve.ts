@@ -27,6 +27,15 @@ export function createHandler(
     const { pathname } = new URL(request.url);
     const route = `${request.method} ${pathname}`;
 
+    // Refuse state-changing requests from other sites (CSRF).
+    const origin = sessions.checkOrigin(request);
+    if (!origin.ok) {
+      return Response.json(
+        { error: origin.reason, expected: origin.expected },
+        { status: 403 },
+      );
+    }
+
     // Sign in. This stands in for your OAuth callback: once the AT Protocol
     // OAuth client has given you the user's DID, create the session.
     if (route === "POST /login") {

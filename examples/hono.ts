@@ -23,6 +23,15 @@ import { serveOnPort } from "./_serve.ts";
 export function createApp(sessions: SessionManager): Hono {
   const app = new Hono();
 
+  // Refuse state-changing requests from other sites (CSRF).
+  app.use(async (c, next) => {
+    const origin = sessions.checkOrigin(c.req.raw);
+    if (!origin.ok) {
+      return c.json({ error: origin.reason, expected: origin.expected }, 403);
+    }
+    await next();
+  });
+
   // Sign in. This stands in for your OAuth callback: once the AT Protocol
   // OAuth client has given you the user's DID, create the session.
   app.post("/login", async (c) => {

@@ -68,6 +68,20 @@ export function createApp(sessions: SessionManager): Application {
   });
 
   const app = new Application();
+  // Refuse state-changing requests from other sites (CSRF).
+  app.use(async (ctx, next) => {
+    const origin = sessions.checkOrigin({
+      method: ctx.request.method,
+      url: ctx.request.url.href,
+      headers: ctx.request.headers,
+    });
+    if (!origin.ok) {
+      ctx.response.status = 403;
+      ctx.response.body = { error: origin.reason, expected: origin.expected };
+      return;
+    }
+    await next();
+  });
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

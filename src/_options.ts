@@ -4,6 +4,7 @@
  * @module
  */
 
+import { compileTrustedOrigins } from "./origin_check.ts";
 import {
   renderCookieAttributes,
   resolveCookieOptions,
@@ -78,6 +79,7 @@ export interface ResolvedOptions {
   readonly store: SessionStore | undefined;
   readonly maxSessionsPerUser: number | undefined;
   readonly onEvent: SessionEventHandler | undefined;
+  readonly trustedOrigins: readonly string[];
   readonly now: () => number;
   readonly generateId: () => string;
 }
@@ -269,6 +271,7 @@ export function resolveOptions(
     store,
     maxSessionsPerUser,
     onEvent,
+    trustedOrigins: compileTrustedOrigins(options.trustedOrigins),
     now,
     generateId,
   };

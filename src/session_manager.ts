@@ -10,6 +10,11 @@
  * @module
  */
 
+import {
+  checkOrigin,
+  type OriginCheckRequest,
+  type OriginCheckResult,
+} from "./origin_check.ts";
 import { ManagerContext, registerContext } from "./_context.ts";
 import { CookieIssuer } from "./_cookie_issue.ts";
 import { CookiePath } from "./_cookie_path.ts";
@@ -62,6 +67,7 @@ export class SessionManager<T extends object = Record<never, never>> {
   readonly #tokens: TokenPath<T>;
   readonly #admin: SessionAdmin;
   readonly #clearCookieHeader: string;
+  readonly #trustedOrigins: readonly string[];
 
   /**
    * Creates a manager. All validation happens here, once.
@@ -79,6 +85,7 @@ export class SessionManager<T extends object = Record<never, never>> {
     this.#issuer = new CookieIssuer(context);
     this.#tokens = new TokenPath(context);
     this.#admin = new SessionAdmin(context);
+    this.#trustedOrigins = context.options.trustedOrigins;
     registerContext(this, context);
   }
 
@@ -171,6 +178,39 @@ export class SessionManager<T extends object = Record<never, never>> {
     metadata?: SessionMetadata,
   ): Promise<string> {
     return this.#issuer.rotate(data, metadata);
+  }
+
+  /**
+   * CSRF protection for cookie sessions: checks that a state-changing
+   * request comes from the app's own pages. Safe methods (GET, HEAD,
+   * OPTIONS) pass; others pass only when `Origin` is the request's own
+   * origin or one of `trustedOrigins`, or, without an `Origin`, when
+   * `Sec-Fetch-Site` is `same-origin`. `Origin: null` is refused. Behind a
+   * proxy, list the public origin in `trustedOrigins`. Never throws.
+   *
+   * @param request The request: its method, URL and headers.
+   * @returns `{ ok: true }`, or `{ ok: false, reason, expected, received }`.
+   *
+   * @example Refusing a cross-site form post
+   * ```ts
+   * import { SessionManager } from "@tijs/atproto-sessions";
+   * import assert from "node:assert/strict";
+   *
+   * const sessions = new SessionManager({
+   *   cookieSecret: "a-secret-of-at-least-32-characters!",
+   *   trustedOrigins: ["https://app.example.com"],
+   * });
+   * const request = new Request("http://10.0.0.5:8000/logout", {
+   *   method: "POST",
+   *   headers: { origin: "https://evil.example" },
+   * });
+   * const result = sessions.checkOrigin(request);
+   * assert.equal(result.ok, false);
+   * assert.equal(!result.ok && result.reason, "ORIGIN_MISMATCH");
+   * ```
+   */
+  checkOrigin(request: OriginCheckRequest): OriginCheckResult {
+    return checkOrigin(request, this.#trustedOrigins);
   }
 
   /**

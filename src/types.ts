@@ -366,6 +366,14 @@ export interface SessionManagerOptions {
    */
   storeTimeout?: number;
   /**
+   * Origins besides the request's own that `checkOrigin` accepts on
+   * state-changing requests, each exact (`https://app.example.com`: scheme,
+   * host, a non-default port; no path). Behind a proxy that terminates TLS
+   * or rewrites the host, list the public origin here.
+   * @default {[]}
+   */
+  trustedOrigins?: readonly string[];
+  /**
    * Receives typed events (`session.created`, `session.revoked`,
    * `session.evicted`, `session.rotated`, `token.rotated`,
    * `token.reuse_detected`) for sign-in alerts and audit logs. It is called

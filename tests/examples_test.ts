@@ -97,7 +97,10 @@ function setCookieOf(response: Response): string {
 function post(url: string, body: string): Promise<Response> {
   return fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      origin: new URL(url).origin,
+    },
     body,
   });
 }
@@ -154,10 +157,34 @@ async function checkExample(t: Deno.TestContext, start: Start): Promise<void> {
       },
     );
 
+    await t.step(
+      "POST /logout from another origin is refused with the expected origin",
+      async () => {
+        for (
+          const [headers, reason] of [
+            [{ origin: "https://evil.example" }, "ORIGIN_MISMATCH"],
+            [{ origin: "null" }, "ORIGIN_NULL"],
+            [{}, "ORIGIN_MISSING"],
+          ] as const
+        ) {
+          const response = await fetch(`${baseUrl}/logout`, {
+            method: "POST",
+            headers: { cookie, ...headers },
+          });
+          assert.equal(response.status, 403);
+          assert.deepEqual(await response.json(), {
+            error: reason,
+            expected: [baseUrl],
+          });
+          assert.equal(response.headers.getSetCookie().length, 0);
+        }
+      },
+    );
+
     await t.step("POST /logout clears the cookie", async () => {
       const response = await fetch(`${baseUrl}/logout`, {
         method: "POST",
-        headers: { cookie },
+        headers: { cookie, origin: baseUrl },
       });
       assert.equal(response.status, 204);
       await response.body?.cancel();

@@ -37,7 +37,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 try {
   const login = await fetch(`${base}/login`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", origin: base },
     body: JSON.stringify({ did: DID }),
   });
   assert.equal(login.status, 200);
@@ -54,12 +54,23 @@ try {
   assert.equal(anonymous.status, 401);
   assert.deepEqual(await anonymous.json(), { error: "NO_COOKIE" });
 
-  const logout = await fetch(`${base}/logout`, { method: "POST" });
+  const forged = await fetch(`${base}/logout`, {
+    method: "POST",
+    headers: { origin: "https://evil.example" },
+  });
+  assert.equal(forged.status, 403);
+  await forged.body?.cancel();
+
+  const logout = await fetch(`${base}/logout`, {
+    method: "POST",
+    headers: { origin: base },
+  });
   assert.equal(logout.status, 204);
   assert.match(logout.headers.get("set-cookie"), /^sid=; Max-Age=0;/);
 
   const invalid = await fetch(`${base}/login`, {
     method: "POST",
+    headers: { origin: base },
     body: JSON.stringify({ did: "alice.bsky.social" }),
   });
   assert.equal(invalid.status, 400);
