@@ -31,6 +31,22 @@
  */
 
 export { SessionManager } from "./src/session_manager.ts";
+export { SessionManagerCore } from "./src/session_manager_core.ts";
+export { RequestLockError } from "./src/oauth/request_lock.ts";
+export type {
+  HandoffCode,
+  OAuthBearerErrorType,
+  OAuthBearerResult,
+  OAuthClientLike,
+  OAuthSessionErrorType,
+  OAuthSessionLike,
+  OAuthSessionResult,
+  OAuthStores,
+  OAuthStoresOptions,
+  OAuthValueStore,
+  RequestLock,
+  SignOutOptions,
+} from "./src/oauth/types.ts";
 export { authenticatedWithin } from "./src/freshness.ts";
 export { isValidDid } from "./src/did.ts";
 export {

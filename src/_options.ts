@@ -31,6 +31,8 @@ const DEFAULT_OPTIONS: Readonly<{
   cacheSize: number;
   storeTimeout: number;
   tokenReuseGrace: number;
+  oauthTimeout: number;
+  handoffTtl: number;
 }> = Object.freeze({
   cookieName: "sid",
   sessionTtl: 7 * 24 * 60 * 60,
@@ -45,6 +47,11 @@ const DEFAULT_OPTIONS: Readonly<{
   // after a typical HTTP timeout; Okta's refresh-token grace defaults to
   // 30 s too. Short, because within it the old token yields the live one.
   tokenReuseGrace: 30,
+  // A token refresh is about three round trips to the PDS, each well under
+  // a second when it is healthy; the OAuth client bounds identity
+  // resolution at 10 s as well.
+  oauthTimeout: 10,
+  handoffTtl: 60,
 });
 
 const STORE_METHODS = [
@@ -80,6 +87,8 @@ export interface ResolvedOptions {
   readonly maxSessionsPerUser: number | undefined;
   readonly onEvent: SessionEventHandler | undefined;
   readonly trustedOrigins: readonly string[];
+  readonly oauthTimeoutMs: number;
+  readonly handoffTtlMs: number;
   readonly now: () => number;
   readonly generateId: () => string;
 }
@@ -272,6 +281,16 @@ export function resolveOptions(
     maxSessionsPerUser,
     onEvent,
     trustedOrigins: compileTrustedOrigins(options.trustedOrigins),
+    oauthTimeoutMs: seconds(
+      "oauthTimeout",
+      options.oauthTimeout ?? DEFAULT_OPTIONS.oauthTimeout,
+      { min: 0.001, max: 600, integer: false },
+    ) * 1000,
+    handoffTtlMs: seconds(
+      "handoffTtl",
+      options.handoffTtl ?? DEFAULT_OPTIONS.handoffTtl,
+      { min: 1, max: 3600, integer: true },
+    ) * 1000,
     now,
     generateId,
   };

@@ -366,6 +366,20 @@ export interface SessionManagerOptions {
    */
   storeTimeout?: number;
   /**
+   * Seconds each AT Protocol OAuth client call (`client.restore`,
+   * `client.revoke`) may take on the request path before
+   * `getOAuthSession` answers `OAUTH_UNAVAILABLE`. A token refresh is about
+   * three round trips to the PDS; the OAuth client bounds identity
+   * resolution at 10 s too.
+   * @default {10}
+   */
+  oauthTimeout?: number;
+  /**
+   * Seconds a mobile hand-off code (`createHandoffCode`) stays redeemable.
+   * @default {60}
+   */
+  handoffTtl?: number;
+  /**
    * Origins besides the request's own that `checkOrigin` accepts on
    * state-changing requests, each exact (`https://app.example.com`: scheme,
    * host, a non-default port; no path). Behind a proxy that terminates TLS
