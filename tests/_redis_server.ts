@@ -31,6 +31,8 @@ export interface RedisServerOptions {
    * @default {false}
    */
   persistent?: boolean;
+  /** More `redis-server` arguments, such as `["--replicaof", "127.0.0.1", "6379"]`. */
+  args?: readonly string[];
 }
 
 /** The redis-server binary, or null when none is installed. */
@@ -95,6 +97,7 @@ export async function startRedisServer(
     ...(options.persistent
       ? ["--appendonly", "yes", "--appendfsync", "always"]
       : ["--appendonly", "no"]),
+    ...(options.args ?? []),
   ];
   let child: Deno.ChildProcess | null = null;
 
@@ -163,15 +166,25 @@ async function findRedisServer(): Promise<string | null> {
   return null;
 }
 
-function freePort(): number {
+/**
+ * A port on 127.0.0.1 that was free a moment ago.
+ *
+ * @returns The port.
+ */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
 }
 
-/** Polls with a raw RESP PING until the server answers +PONG. */
-async function waitForPing(
+/**
+ * Polls with a raw RESP PING until the server answers +PONG.
+ *
+ * @param port The server's port on 127.0.0.1.
+ * @param child The server process, to stop waiting if it exits.
+ */
+export async function waitForPing(
   port: number,
   child: Deno.ChildProcess,
 ): Promise<void> {

@@ -1,201 +1,75 @@
 /**
- * A {@linkcode SessionStore} backed by Redis (or Valkey), through any client
- * that can send a raw command.
+ * A {@linkcode SessionStore} and {@linkcode KeyValueStore} backed by Redis
+ * or Valkey, one node (with or without replicas) or Redis Cluster, through
+ * any client that can send a raw command: node-redis, ioredis, or your own.
  *
- * @module
- */
-
-import {
-  assertSessionCap,
-  freezeRecord,
-  newestFirst,
-  timeToLive,
-  toSessionRecord,
-} from "../_session_record.ts";
-import { StoreError } from "../errors.ts";
-import type {
-  SessionRecord,
-  SessionRecordUpdate,
-  SessionStore,
-} from "../store.ts";
-
-/**
- * Options for `new RedisSessionStore(options)`: a function that sends one
- * command, and an optional key prefix.
+ * ## Key layout (under `prefix`, default `atproto-sessions:`)
  *
- * @example With node-redis
- * ```ts ignore
- * import { createClient } from "redis";
- * import type { RedisSessionStoreOptions } from "@tijs/atproto-sessions/stores/redis";
+ * - `sessions:<did>`: a hash per DID, field = session id, value = the
+ *   record as JSON. Session ids are `<did>~<random>` (the store's
+ *   {@linkcode RedisSessionStore.sessionIdFor}, which the manager calls), so
+ *   every session operation, from the id alone, touches exactly this one key:
+ *   one hash slot on a cluster, no `CROSSSLOT` ever. The hash's `PX` is the
+ *   latest `expiresAt` of its records, counted on the manager's clock.
+ * - `value:<namespace>:<key>`: a value stored as `<expiresAt>|<value>` with
+ *   `PX`; `values:<namespace>` indexes them (scored by expiry) for
+ *   `clearValues`. With `cluster: true` each namespace is split into 16
+ *   hash-tagged buckets, `value:{<namespace>:<n>}<key>` and
+ *   `values:{<namespace>:<n>}`, so a value and its index share a slot.
+ * - `lock:<name>`: a lease, `<expiresAt>|<owner>` with `PX`.
+ * - `revoked:<jti>`: a revoked legacy token's expiry, with `PX`.
  *
- * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
- * const options: RedisSessionStoreOptions = {
- *   command: (args) => client.sendCommand(args),
- * };
- * ```
- */
-export interface RedisSessionStoreOptions {
-  /**
-   * Sends one command, such as `["GET", "key"]`, and resolves to its reply
-   * decoded the usual way: a string or null for a bulk string, a number for
-   * an integer, an array for an array. It rejects on an error reply or a
-   * lost connection. With node-redis: `(args) => client.sendCommand(args)`;
-   * with ioredis: `([name, ...rest]) => redis.call(name!, ...rest)`.
-   */
-  command(args: string[]): Promise<unknown>;
-  /**
-   * Prepended to every key, so one Redis database can hold several apps.
-   * @default {"atproto-sessions:"}
-   */
-  prefix?: string;
-}
-
-/** The defaults of {@linkcode RedisSessionStoreOptions}. */
-const DEFAULTS: Readonly<{ prefix: string }> = Object.freeze({
-  prefix: "atproto-sessions:",
-});
-
-// Every script reads and writes keys derived from the arguments (a DID's
-// sessions from its sorted set), so the store needs one Redis node or a
-// primary with replicas; it does not support Redis Cluster.
-
-/**
- * KEYS: record, DID set. ARGV: record JSON, TTL ms, createdAt, id, cap (-1
- * for none), now, record key prefix. Stores the record, then walks the DID's
- * set newest first: drops members whose record is gone, skips records
- * expired on the manager's clock, keeps `cap` live ones and evicts the rest.
- * Returns the evicted ids.
- */
-const CREATE_SCRIPT = `
-local ttl = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
-local cap = tonumber(ARGV[5])
-local now = tonumber(ARGV[6])
-local kept = 0
-local evicted = {}
-local members = redis.call('ZREVRANGE', KEYS[2], 0, -1)
-for i = 1, #members do
-  local id = members[i]
-  local key = ARGV[7] .. id
-  local raw = redis.call('GET', key)
-  if not raw then
-    redis.call('ZREM', KEYS[2], id)
-  elseif cap >= 0 then
-    local ok, record = pcall(cjson.decode, raw)
-    local expiresAt = nil
-    if ok and type(record) == 'table' then expiresAt = tonumber(record.expiresAt) end
-    if expiresAt ~= nil and expiresAt > now then
-      if kept < cap then
-        kept = kept + 1
-      else
-        redis.call('DEL', key)
-        redis.call('ZREM', KEYS[2], id)
-        evicted[#evicted + 1] = id
-      end
-    end
-  end
-end
-return evicted
-`;
-
-/**
- * KEYS: record, DID set. ARGV: expected record JSON, new record JSON, TTL
- * ms, createdAt, id. A compare-and-set: writes only if the record is still
- * the one the caller read. Returns 1 when written, 0 otherwise.
- */
-const UPDATE_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local ttl = tonumber(ARGV[3])
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1
-`;
-
-/**
- * KEYS: DID set. ARGV: record key prefix. Returns the DID's record JSONs,
- * newest first, dropping members whose record is gone.
- */
-const LIST_SCRIPT = `
-local records = {}
-local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
-for i = 1, #members do
-  local raw = redis.call('GET', ARGV[1] .. members[i])
-  if raw then
-    records[#records + 1] = raw
-  else
-    redis.call('ZREM', KEYS[1], members[i])
-  end
-end
-return records
-`;
-
-/**
- * KEYS: record. ARGV: DID set key prefix, id. Deletes the record and its
- * member in the DID's set. Returns 1 if the record existed, 0 otherwise.
- */
-const DELETE_SCRIPT = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-redis.call('DEL', KEYS[1])
-local ok, record = pcall(cjson.decode, raw)
-if ok and type(record) == 'table' and type(record.did) == 'string' then
-  redis.call('ZREM', ARGV[1] .. record.did, ARGV[2])
-end
-return 1
-`;
-
-/**
- * KEYS: DID set. ARGV: record key prefix. Deletes every record in the set
- * and the set. Returns how many records existed.
- */
-const DELETE_ALL_SCRIPT = `
-local count = 0
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-for i = 1, #members do
-  count = count + redis.call('DEL', ARGV[1] .. members[i])
-end
-redis.call('DEL', KEYS[1])
-return count
-`;
-
-/**
- * KEYS: revoked-token key. ARGV: expiresAt, TTL ms. Keeps the later of two
- * expiries. Returns 1 when written.
- */
-const REVOKE_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '')
-if current ~= nil and current >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`;
-
-const decoder = new TextDecoder();
-
-/**
- * Keeps sessions and revoked token ids in Redis, through whichever client
- * the app already uses: the store only needs a function that sends one
- * command. Every process pointed at the same Redis shares the sessions.
+ * Every read also compares expiry with the manager's `now`; Redis's own
+ * expiry is only clean-up.
  *
- * Layout, under `prefix`: `session:<id>` the record as JSON;
- * `did:<did>` a sorted set of the DID's session ids scored by `createdAt`;
- * `revoked:<jti>` a revoked token's expiry. Every key carries a `PX` expiry
- * counted on the manager's clock (`expiresAt - now`), so Redis drops it when
- * the session or token expires; reads also compare `expiresAt` with the
- * manager's clock. Creating a session (with the per-user cap), deleting all
- * of a DID's sessions and revoking a token each run as one Lua script, so
- * they are atomic; scripts are sent with `EVALSHA`, falling back to `EVAL`
- * when Redis answers `NOSCRIPT`. Needs one Redis node or a primary (not
- * Redis Cluster).
+ * ## Atomicity and round trips
  *
- * Configure the client to fail fast while Redis is down (node-redis:
- * `disableOfflineQueue: true`; ioredis: `enableOfflineQueue: false` or a
- * low `maxRetriesPerRequest`), so requests get `STORE_UNAVAILABLE` at once
- * instead of queueing until Redis returns.
+ * Every write is one Lua script, and every script names in `KEYS` each key
+ * it touches (never one built in Lua), so it runs on one node of a cluster
+ * as well as on a single node. Redis runs scripts one at a time, so:
+ * `createSession` applies the cap and the replacement in the same step as
+ * the insert (the new record is never a candidate for eviction);
+ * `rotateToken` is a compare-and-set on `generation` (of concurrent callers
+ * exactly one rotates); `takeValue` and `acquireLock` have one winner.
+ * Round trips: `getSession`, `isTokenRevoked`, `getValue` and
+ * `listSessions` are one command (`HGET`, `GET`, `GET`, `HVALS`);
+ * `updateSession` (the sliding refresh), `createSession`, `rotateToken`,
+ * `deleteSession`, `deleteAllSessions`, `revokeToken`, `setValue`,
+ * `takeValue`, `deleteValue` and the leases are one `EVALSHA` each (one
+ * more, once per node, when a node answers `NOSCRIPT` and the source is
+ * sent with `EVAL`); `clearValues` is a `ZRANGE` and a script per bucket.
+ * With `durableWrites`, each write that changed something is followed by
+ * one `WAIT` (except `updateSession`, see below).
  *
- * @example With node-redis
+ * ## What the operator needs
+ *
+ * - Persistence: `appendonly yes` (AOF), or sessions and revocations are
+ *   lost on a restart (sessions then fail closed: users sign in again).
+ * - Memory: `maxmemory-policy noeviction` (writes fail when full, reads
+ *   keep working) or a `volatile-*` policy (every key here has a TTL except
+ *   values stored without expiry). `allkeys-*` policies can evict a live
+ *   session or a lease.
+ * - Replicas and failover: replication is asynchronous, so a write the
+ *   primary acknowledged can be lost when it dies. `durableWrites: true`
+ *   sends `WAIT 1 <durableTimeout>` after each write (routed to the primary
+ *   that took it) and rejects with `StoreError` when no replica
+ *   acknowledged in time, so a session created or revoked and reported done
+ *   survives a failover to that replica. The sliding refresh
+ *   (`updateSession`) is not waited for, keeping it at one round trip: a
+ *   refresh lost in a failover only moves the expiry back to the previous
+ *   refresh. While a primary is down and not yet replaced, commands for its
+ *   slots fail (`CLUSTERDOWN`, connection errors): the manager answers
+ *   `STORE_UNAVAILABLE` and bounds each call with its `storeTimeout`.
+ *   ioredis follows the promotion by itself; node-redis 4's cluster client
+ *   rediscovers slots only on a `MOVED` reply, so it fails the dead
+ *   primary's slots until that node rejoins (and redirects it) or the app
+ *   reconnects the client. Leave replica reads off (node-redis
+ *   `useReplicas`, ioredis `scaleReads`): a lagging replica can still show
+ *   a session that was just revoked.
+ * - Fail fast while Redis is down: node-redis `disableOfflineQueue: true`,
+ *   ioredis `enableOfflineQueue: false` (or a low `maxRetriesPerRequest`).
+ *
+ * @example One node with node-redis
  * ```ts ignore
  * import { createClient } from "redis";
  * import { SessionManager } from "@tijs/atproto-sessions";
@@ -212,9 +86,9 @@ const decoder = new TextDecoder();
  * });
  * ```
  *
- * @example With ioredis
+ * @example One node with ioredis
  * ```ts ignore
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import { RedisSessionStore } from "@tijs/atproto-sessions/stores/redis";
  *
  * const redis = new Redis("redis://127.0.0.1:6379", { enableOfflineQueue: false });
@@ -222,6 +96,80 @@ const decoder = new TextDecoder();
  *   command: ([name, ...args]) => redis.call(name!, ...args),
  * });
  * ```
+ *
+ * @example Redis Cluster with node-redis `createCluster`
+ * ```ts ignore
+ * import { createCluster } from "redis";
+ * import { RedisSessionStore } from "@tijs/atproto-sessions/stores/redis";
+ *
+ * const cluster = createCluster({
+ *   rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }],
+ *   defaults: { disableOfflineQueue: true },
+ * });
+ * cluster.on("error", (error) => console.error("Redis:", error.message));
+ * await cluster.connect();
+ * const store = new RedisSessionStore({
+ *   cluster: true,
+ *   durableWrites: true,
+ *   // The store names the key each command routes on.
+ *   command: (args, { key, readonly }) => cluster.sendCommand(key, readonly, args),
+ * });
+ * ```
+ *
+ * @example Redis Cluster with ioredis `Cluster`
+ * ```ts ignore
+ * import { Cluster } from "ioredis";
+ * import { RedisSessionStore } from "@tijs/atproto-sessions/stores/redis";
+ *
+ * const cluster = new Cluster([{ host: "10.0.0.1", port: 6379 }], {
+ *   enableOfflineQueue: false,
+ * });
+ * const store = new RedisSessionStore({
+ *   cluster: true,
+ *   durableWrites: true,
+ *   // ioredis routes on the command's own keys. WAIT has none, so with
+ *   // durableWrites send it in a pipeline behind a command on the key.
+ *   command: ([name, ...args], { key }) =>
+ *     name === "WAIT"
+ *       ? cluster.pipeline().exists(key).call(name, ...args).exec()
+ *         .then((replies) => {
+ *           const [error, acked] = replies?.[1] ?? [new Error("no reply")];
+ *           if (error) throw error;
+ *           return acked;
+ *         })
+ *       : cluster.call(name!, ...args),
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  CreateSessionOptions,
+  KeyValueStore,
+  RotationResult,
+  SessionRecord,
+  SessionRecordUpdate,
+  SessionStore,
+  TokenRotation,
+  ValueNamespace,
+} from "../store.ts";
+import { sessionIdFor } from "./_redis_keys.ts";
+import {
+  type RedisSessionStoreOptions,
+  resolveOptions,
+} from "./_redis_options.ts";
+import { RedisSessions } from "./_redis_sessions.ts";
+import { RedisValues } from "./_redis_values.ts";
+
+export type { RedisRoute } from "./_redis_scripts.ts";
+export type { RedisSessionStoreOptions } from "./_redis_options.ts";
+
+/**
+ * Keeps sessions, revoked legacy token ids, short-lived values and leases
+ * in Redis (one node or a cluster; see the module documentation for the
+ * layout, atomicity, round trips and what the operator needs). Every
+ * process pointed at the same Redis shares them.
  *
  * @example Against any command function (here a stub)
  * ```ts
@@ -236,304 +184,289 @@ const decoder = new TextDecoder();
  *   },
  *   prefix: "myapp:",
  * });
- * assert.equal(await store.getSession("some-id", Date.now()), null);
- * assert.deepEqual(sent, [["GET", "myapp:session:some-id"]]);
+ * const id = store.sessionIdFor("did:plc:ewvi7nxzyoun6zhxrhs64oiz", "1234");
+ * assert.equal(id, "did:plc:ewvi7nxzyoun6zhxrhs64oiz~1234");
+ * assert.equal(await store.getSession(id, Date.now()), null);
+ * assert.deepEqual(sent, [
+ *   ["HGET", "myapp:sessions:did:plc:ewvi7nxzyoun6zhxrhs64oiz", id],
+ * ]);
  * ```
  */
-export class RedisSessionStore implements SessionStore {
-  readonly #command: (args: string[]) => Promise<unknown>;
-  readonly #prefix: string;
-  readonly #shas = new Map<string, Promise<string>>();
+export class RedisSessionStore implements SessionStore, KeyValueStore {
+  readonly #sessions: RedisSessions;
+  readonly #values: RedisValues;
 
   /**
    * Creates a store that sends its commands through `options.command`.
    *
-   * @param options The command function and an optional key prefix.
-   * @throws {TypeError} When `command` is not a function or `prefix` is not
-   * a string.
+   * @param options The command function and optional settings.
+   * @throws {TypeError} When `command` is not a function, `prefix` is not a
+   * string (or holds `{` or `}` with `cluster: true`), or `cluster` or
+   * `durableWrites` is not a boolean.
+   * @throws {RangeError} When `durableTimeout` is not a positive integer.
    */
   constructor(options: RedisSessionStoreOptions) {
-    if (typeof options?.command !== "function") {
-      throw new TypeError(
-        `Cannot create RedisSessionStore: command must be a function that sends one command, such as (args) => client.sendCommand(args): received ${
-          options === null ? "null" : typeof options?.command
-        }`,
-      );
-    }
-    const prefix = options.prefix ?? DEFAULTS.prefix;
-    if (typeof prefix !== "string") {
-      throw new TypeError(
-        `Cannot create RedisSessionStore: prefix must be a string: received ${typeof prefix}`,
-      );
-    }
-    this.#command = options.command;
-    this.#prefix = prefix;
+    const context = resolveOptions(options);
+    this.#sessions = new RedisSessions(context);
+    this.#values = new RedisValues(context);
   }
 
   /**
-   * Stores a record and, with a cap, atomically evicts the DID's oldest
-   * active sessions so that at most `maxSessionsPerUser` remain.
+   * The id to store and seal for a new session: `<did>~<id>`, so the store
+   * finds the DID's hash (and cluster slot) from the id alone. The manager
+   * calls it; `createSession` refuses ids that do not start with the
+   * record's DID this way.
    *
-   * @param record The new session.
-   * @param maxSessionsPerUser The cap, or undefined for none.
-   * @param now The manager's clock.
-   * @returns The evicted ids.
+   * @param did The session's DID.
+   * @param id A freshly generated id.
+   * @returns The id to use.
    */
-  async createSession(
-    record: SessionRecord,
-    maxSessionsPerUser: number | undefined,
-    now: number,
-  ): Promise<readonly string[]> {
-    assertSessionCap(maxSessionsPerUser);
-    const stored = freezeRecord(record);
-    const reply = await this.#eval(CREATE_SCRIPT, [
-      this.#sessionKey(stored.id),
-      this.#didKey(stored.did),
-    ], [
-      JSON.stringify(stored),
-      String(timeToLive(stored.expiresAt, now)),
-      String(stored.createdAt),
-      stored.id,
-      String(maxSessionsPerUser ?? -1),
-      String(now),
-      this.#sessionKey(""),
-    ]);
-    return toArray(reply).map(toText);
+  sessionIdFor(did: string, id: string): string {
+    return sessionIdFor(did, id);
   }
 
   /**
-   * Returns an active session.
+   * Stores a record; with a cap, atomically evicts the DID's oldest other
+   * live sessions so that at most `maxSessionsPerUser` remain, and deletes
+   * `replaces` (same DID only) in the same script. One round trip.
+   *
+   * @param record The new session, its id from `sessionIdFor`.
+   * @param options The cap and the session to replace.
+   * @param now The manager's clock.
+   * @returns The evicted records.
+   * @throws {TypeError} When the id was not made by `sessionIdFor`.
+   * @throws {RangeError} When the cap is not a non-negative integer.
+   */
+  createSession(
+    record: SessionRecord,
+    options: CreateSessionOptions,
+    now: number,
+  ): Promise<readonly SessionRecord[]> {
+    return this.#sessions.createSession(record, options, now);
+  }
+
+  /**
+   * Returns an active session: one `HGET`.
    *
    * @param id The session id.
    * @param now The manager's clock.
-   * @returns The record, or null when absent or expired.
+   * @returns The frozen record, or null when absent or expired.
    */
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const raw = toTextOrNull(
-      await this.#command(["GET", this.#sessionKey(id)]),
-    );
-    if (raw === null) return null;
-    const record = parseRecord(raw);
-    return record.expiresAt > now ? record : null;
+  getSession(id: string, now: number): Promise<SessionRecord | null> {
+    return this.#sessions.getSession(id, now);
   }
 
   /**
-   * Updates an active session; `metadata` is merged into the record's. Runs
-   * as a compare-and-set, retried if the record changed meanwhile.
+   * Updates an active session (the sliding refresh; `metadata` is merged)
+   * in one script: one round trip.
    *
    * @param id The session id.
    * @param update The fields to change.
    * @param now The manager's clock.
    * @returns The updated record, or null when absent or expired.
    */
-  async updateSession(
+  updateSession(
     id: string,
     update: SessionRecordUpdate,
     now: number,
   ): Promise<SessionRecord | null> {
-    const key = this.#sessionKey(id);
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const raw = toTextOrNull(await this.#command(["GET", key]));
-      if (raw === null) return null;
-      const record = parseRecord(raw);
-      if (record.expiresAt <= now) return null;
-      const updated = freezeRecord({
-        ...record,
-        lastAccessed: update.lastAccessed ?? record.lastAccessed,
-        expiresAt: update.expiresAt ?? record.expiresAt,
-        metadata: { ...record.metadata, ...update.metadata },
-      });
-      const written = await this.#eval(UPDATE_SCRIPT, [
-        key,
-        this.#didKey(updated.did),
-      ], [
-        raw,
-        JSON.stringify(updated),
-        String(timeToLive(updated.expiresAt, now)),
-        String(updated.createdAt),
-        updated.id,
-      ]);
-      if (toInteger(written) === 1) return updated;
-    }
-    throw new StoreError(
-      "RedisSessionStore gave up on updateSession after 100 conflicting attempts",
-    );
+    return this.#sessions.updateSession(id, update, now);
   }
 
   /**
-   * Lists a DID's active sessions, newest first.
+   * Rotates a token's record if it is live and still at `generation`, in
+   * one compare-and-set script: of concurrent callers, one rotates.
+   *
+   * @param id The session id.
+   * @param generation The generation the caller presented.
+   * @param rotation The next generation's times and successor.
+   * @param now The manager's clock.
+   * @returns Whether this call rotated, and the record as it stands.
+   */
+  rotateToken(
+    id: string,
+    generation: number,
+    rotation: TokenRotation,
+    now: number,
+  ): Promise<RotationResult> {
+    return this.#sessions.rotateToken(id, generation, rotation, now);
+  }
+
+  /**
+   * Lists a DID's active sessions, newest first: one `HVALS`.
    *
    * @param did The DID.
    * @param now The manager's clock.
    * @returns The records.
    */
-  async listSessions(
-    did: string,
-    now: number,
-  ): Promise<readonly SessionRecord[]> {
-    const reply = await this.#eval(LIST_SCRIPT, [this.#didKey(did)], [
-      this.#sessionKey(""),
-    ]);
-    return toArray(reply)
-      .map((raw) => parseRecord(toText(raw)))
-      .filter((record) => record.expiresAt > now && record.did === did)
-      .sort(newestFirst);
+  listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
+    return this.#sessions.listSessions(did, now);
   }
 
   /**
-   * Deletes one session.
+   * Deletes one session in one script. A stored entry that is not a record
+   * is deleted and reported as null.
    *
    * @param id The session id.
-   * @returns Whether it existed.
+   * @returns The deleted record, or null.
    */
-  async deleteSession(id: string): Promise<boolean> {
-    const reply = await this.#eval(DELETE_SCRIPT, [this.#sessionKey(id)], [
-      this.#didKey(""),
-      id,
-    ]);
-    return toInteger(reply) === 1;
+  deleteSession(id: string): Promise<SessionRecord | null> {
+    return this.#sessions.deleteSession(id);
   }
 
   /**
-   * Deletes every session of a DID.
+   * Deletes every session of a DID in one script.
    *
    * @param did The DID.
-   * @returns How many there were.
+   * @returns The deleted records (an expired one not yet cleaned up
+   * included).
    */
-  async deleteAllSessions(did: string): Promise<number> {
-    const reply = await this.#eval(DELETE_ALL_SCRIPT, [this.#didKey(did)], [
-      this.#sessionKey(""),
-    ]);
-    return toInteger(reply);
+  deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
+    return this.#sessions.deleteAllSessions(did);
   }
 
   /**
-   * Remembers a revoked token id until it expires, as a key Redis drops
-   * then.
+   * Remembers a revoked legacy token id until it expires, keeping the later
+   * of two expiries.
    *
    * @param jti The token id.
    * @param expiresAt When the token expires.
    * @param now The manager's clock.
    */
-  async revokeToken(
-    jti: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<void> {
-    if (!Number.isFinite(expiresAt) || expiresAt <= now) return;
-    await this.#eval(REVOKE_SCRIPT, [this.#revokedKey(jti)], [
-      String(expiresAt),
-      String(timeToLive(expiresAt, now)),
-    ]);
+  revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
+    return this.#sessions.revokeToken(jti, expiresAt, now);
   }
 
   /**
-   * Tells whether a token id is revoked.
+   * Tells whether a legacy token id is revoked: one `GET`.
    *
    * @param jti The token id.
    * @param now The manager's clock.
    * @returns Whether it is revoked and its entry has not expired.
    */
-  async isTokenRevoked(jti: string, now: number): Promise<boolean> {
-    const raw = toTextOrNull(
-      await this.#command(["GET", this.#revokedKey(jti)]),
-    );
-    return raw !== null && Number(raw) > now;
+  isTokenRevoked(jti: string, now: number): Promise<boolean> {
+    return this.#sessions.isTokenRevoked(jti, now);
   }
 
-  // ---- helpers ------------------------------------------------------------
-
-  #sessionKey(id: string): string {
-    return `${this.#prefix}session:${id}`;
+  /**
+   * Returns a live value: one `GET`.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param now The manager's clock.
+   * @returns The value, or null when absent or expired.
+   */
+  getValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<string | null> {
+    return this.#values.getValue(namespace, key, now);
   }
 
-  #didKey(did: string): string {
-    return `${this.#prefix}did:${did}`;
+  /**
+   * Stores a value until `expiresAt` (null: until deleted).
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param value The value.
+   * @param expiresAt Its expiry, or null.
+   * @param now The manager's clock.
+   */
+  setValue(
+    namespace: ValueNamespace,
+    key: string,
+    value: string,
+    expiresAt: number | null,
+    now: number,
+  ): Promise<void> {
+    return this.#values.setValue(namespace, key, value, expiresAt, now);
   }
 
-  #revokedKey(jti: string): string {
-    return `${this.#prefix}revoked:${jti}`;
+  /**
+   * Reads and deletes a live value in one script: one caller receives it.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param now The manager's clock.
+   * @returns The value, or null.
+   */
+  takeValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<string | null> {
+    return this.#values.takeValue(namespace, key, now);
   }
 
-  /** Runs a script by its SHA-1, sending its source once Redis lacks it. */
-  async #eval(
-    script: string,
-    keys: string[],
-    args: string[],
-  ): Promise<unknown> {
-    let sha = this.#shas.get(script);
-    if (sha === undefined) {
-      sha = sha1(script);
-      this.#shas.set(script, sha);
-    }
-    const rest = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.#command(["EVALSHA", await sha, ...rest]);
-    } catch (error) {
-      if (!String((error as Error)?.message ?? error).includes("NOSCRIPT")) {
-        throw error;
-      }
-      return await this.#command(["EVAL", script, ...rest]);
-    }
+  /**
+   * Deletes a value.
+   *
+   * @param namespace The namespace.
+   * @param key The key.
+   * @param now The manager's clock.
+   * @returns Whether a live value existed.
+   */
+  deleteValue(
+    namespace: ValueNamespace,
+    key: string,
+    now: number,
+  ): Promise<boolean> {
+    return this.#values.deleteValue(namespace, key, now);
   }
-}
 
-async function sha1(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-1",
-    new TextEncoder().encode(text),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
-function unexpected(reply: unknown): StoreError {
-  return new StoreError(
-    `RedisSessionStore received an unexpected reply of type ${
-      reply === null ? "null" : typeof reply
-    }; the command function must resolve to decoded replies (strings, numbers, arrays, null)`,
-  );
-}
-
-function toTextOrNull(reply: unknown): string | null {
-  return reply === null || reply === undefined ? null : toText(reply);
-}
-
-function toText(reply: unknown): string {
-  if (typeof reply === "string") return reply;
-  if (reply instanceof Uint8Array) return decoder.decode(reply);
-  throw unexpected(reply);
-}
-
-function toInteger(reply: unknown): number {
-  if (typeof reply === "number" && Number.isSafeInteger(reply)) return reply;
-  if (typeof reply === "bigint") return Number(reply);
-  if (typeof reply === "string" && /^-?\d+$/.test(reply)) return Number(reply);
-  throw unexpected(reply);
-}
-
-function toArray(reply: unknown): unknown[] {
-  if (Array.isArray(reply)) return reply;
-  throw unexpected(reply);
-}
-
-/** A stored JSON record as a frozen record; throws when it is not one. */
-function parseRecord(raw: string): SessionRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new StoreError("RedisSessionStore found a session that is not JSON", {
-      cause: error,
-    });
+  /**
+   * Deletes every value of a namespace that existed when it started.
+   *
+   * @param namespace The namespace.
+   */
+  clearValues(namespace: ValueNamespace): Promise<void> {
+    return this.#values.clearValues(namespace);
   }
-  const record = toSessionRecord(value);
-  if (record === null) {
-    throw new StoreError(
-      "RedisSessionStore found a session record of the wrong shape",
-    );
+
+  /**
+   * Takes a free or run-out lease for `owner`, or extends its own.
+   *
+   * @param name The lock name.
+   * @param owner Who asks.
+   * @param leaseMs How long the lease lasts.
+   * @param now The manager's clock.
+   * @returns Whether `owner` holds it now.
+   */
+  acquireLock(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<boolean> {
+    return this.#values.acquireLock(name, owner, leaseMs, now);
   }
-  return record;
+
+  /**
+   * Extends `owner`'s live lease.
+   *
+   * @param name The lock name.
+   * @param owner Who asks.
+   * @param leaseMs How long from `now`.
+   * @param now The manager's clock.
+   * @returns Whether it did.
+   */
+  renewLock(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<boolean> {
+    return this.#values.renewLock(name, owner, leaseMs, now);
+  }
+
+  /**
+   * Frees the lease if `owner` holds it.
+   *
+   * @param name The lock name.
+   * @param owner Who asks.
+   */
+  releaseLock(name: string, owner: string): Promise<void> {
+    return this.#values.releaseLock(name, owner);
+  }
 }
