@@ -1,105 +1,12 @@
 /**
- * The demo's pages: server-rendered HTML, no JavaScript, one stylesheet.
- * Every dynamic value goes through the escaping `html` tag.
+ * The demo's pages: server-rendered HTML, no JavaScript, one stylesheet
+ * (`style.ts`). Every dynamic value goes through the escaping `html` tag.
  *
  * @module
  */
 
 import type { SessionData, SessionRecord } from "../../mod.ts";
 import { type Html, html } from "./html.ts";
-
-/** The stylesheet, served at `/style.css`. */
-export const STYLESHEET: string = `
-:root {
-  color-scheme: light;
-  --bg: #f5f6f8; --card: #fff; --text: #15181d; --muted: #5d6470;
-  --border: #e2e5ea; --accent: #1172e8; --accent-hover: #0b5fc6;
-  --danger: #c4320a; --ok: #067647;
-}
-* { box-sizing: border-box; }
-body {
-  margin: 0; background: var(--bg); color: var(--text);
-  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, sans-serif;
-}
-a { color: var(--accent); }
-.top { background: var(--card); border-bottom: 1px solid var(--border); }
-.top .inner, main, footer { max-width: 960px; margin: 0 auto; padding: 0 24px; }
-.top .inner { display: flex; align-items: center; gap: 16px; min-height: 60px; }
-.brand { display: flex; align-items: center; gap: 10px; font-weight: 650; color: var(--text); text-decoration: none; white-space: nowrap; }
-.logo { width: 24px; height: 24px; border-radius: 7px; background: linear-gradient(135deg, #1185fe, #7b5cff); }
-nav { display: flex; gap: 2px; white-space: nowrap; }
-nav a { color: var(--muted); text-decoration: none; padding: 6px 10px; border-radius: 8px; }
-nav a:hover { color: var(--text); background: #f0f2f5; }
-nav a[aria-current="page"] { color: var(--text); background: #eaeef3; font-weight: 550; }
-.who { color: var(--muted); font-size: .9rem; margin-left: auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-main { margin-top: 32px; margin-bottom: 24px; }
-.card {
-  background: var(--card); border: 1px solid var(--border); border-radius: 14px;
-  padding: 24px 28px; margin-bottom: 20px; box-shadow: 0 1px 2px rgba(16, 24, 40, .04);
-}
-h1 { font-size: 1.55rem; line-height: 1.25; margin: 0 0 6px; letter-spacing: -.01em; }
-h2 { font-size: 1.08rem; margin: 0 0 12px; }
-p { margin: 0 0 12px; }
-.lead { color: var(--muted); margin-bottom: 18px; }
-.muted { color: var(--muted); }
-small { font-size: .82rem; }
-code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-code { font-size: .88em; background: #f0f2f5; padding: 1px 6px; border-radius: 5px; overflow-wrap: anywhere; }
-pre {
-  background: #101828; color: #e4e7ec; padding: 14px 16px; border-radius: 10px; margin: 0 0 14px;
-  font-size: .82rem; line-height: 1.5; white-space: pre-wrap; word-break: break-all;
-}
-dl.facts { display: grid; grid-template-columns: 150px 1fr; gap: 10px 16px; margin: 0 0 4px; }
-dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; overflow-wrap: anywhere; }
-label { display: block; font-weight: 600; margin-bottom: 6px; }
-input[type="text"] {
-  font: inherit; width: 100%; padding: 10px 12px; border: 1px solid #cfd4dc; border-radius: 9px;
-  margin-bottom: 14px; background: #fff;
-}
-input[type="text"]:focus { outline: 3px solid rgba(17, 114, 232, .2); border-color: var(--accent); }
-button {
-  font: inherit; font-weight: 600; font-size: .95rem; cursor: pointer; border-radius: 9px;
-  padding: 8px 16px; border: 1px solid var(--accent); background: var(--accent); color: #fff;
-  white-space: nowrap;
-}
-button:hover { background: var(--accent-hover); }
-button.secondary { background: var(--card); color: var(--text); border-color: #cfd4dc; }
-button.secondary:hover { background: #f0f2f5; }
-button.danger { background: var(--card); color: var(--danger); border-color: #f4c7b8; }
-button.danger:hover { background: #fff4ef; }
-button.small { padding: 4px 12px; font-size: .85rem; }
-form.inline { display: inline; margin: 0; }
-.actions { display: flex; gap: 10px; flex-wrap: wrap; align-items: center; margin-top: 8px; }
-.notice { border: 1px solid; border-radius: 10px; padding: 12px 16px; margin-bottom: 20px; }
-.notice.error { background: #fef3f2; border-color: #fecdca; color: #912018; }
-.notice.info { background: #eff8ff; border-color: #b2ddff; color: #194185; }
-.notice.success { background: #ecfdf3; border-color: #abefc6; color: #05603a; }
-table { width: 100%; border-collapse: collapse; }
-th, td { text-align: left; padding: 12px 8px; border-bottom: 1px solid var(--border); vertical-align: top; }
-tr:last-child td { border-bottom: 0; }
-th { font-size: .74rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); font-weight: 650; }
-td.device strong { display: block; }
-td.device small { display: block; color: var(--muted); max-width: 300px; overflow-wrap: anywhere; }
-.badge {
-  display: inline-block; font-size: .72rem; font-weight: 650; padding: 1px 8px; margin-left: 6px;
-  border-radius: 999px; background: #ecfdf3; color: var(--ok); border: 1px solid #abefc6; vertical-align: 1px;
-}
-ul.steps { margin: 0; padding-left: 20px; }
-ul.steps li { margin-bottom: 6px; }
-footer { color: var(--muted); font-size: .85rem; margin-bottom: 40px; }
-@media (max-width: 760px) {
-  .top .inner { flex-wrap: wrap; padding-top: 10px; padding-bottom: 10px; }
-  nav { order: 3; flex-basis: 100%; overflow-x: auto; }
-  dl.facts { grid-template-columns: 1fr; gap: 2px; }
-  dl.facts dd { margin-bottom: 10px; }
-  table, thead, tbody, tr, th, td { display: block; }
-  thead { display: none; }
-  td { border: 0; padding: 4px 0; }
-  td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-family: system-ui, sans-serif; }
-  tr { border-bottom: 1px solid var(--border); padding: 10px 0; }
-}
-`;
 
 /** Who is signed in, as the header shows it. */
 export interface Viewer {
@@ -113,18 +20,24 @@ export interface Notice {
   readonly text: string | Html;
 }
 
-type Section = "home" | "devices" | "token" | "signin" | "error";
+type Section =
+  | "home"
+  | "devices"
+  | "connect"
+  | "sensitive"
+  | "signin"
+  | "error";
 
 interface LayoutOptions {
   readonly title: string;
   readonly section: Section;
   readonly viewer?: Viewer | undefined;
-  readonly notice?: Notice | undefined;
+  readonly notices?: readonly (Notice | undefined)[];
   readonly body: Html;
 }
 
 function layout(options: LayoutOptions): Html {
-  const { viewer, section, notice } = options;
+  const { viewer, section } = options;
   const link = (href: string, label: string, own: Section): Html =>
     html`<a href="${href}" aria-current="${
       own === section ? "page" : "false"
@@ -133,18 +46,21 @@ function layout(options: LayoutOptions): Html {
   const nav = viewer === undefined ? html`<nav></nav>` : html`
     <nav>
       ${link("/", "Home", "home")} ${link("/devices", "Devices", "devices")}
-      ${link("/token", "Mobile token", "token")} <a href="/api/me">/api/me</a>
+      ${link("/connect", "Connect the app", "connect")}
+      ${link("/sensitive", "Sensitive", "sensitive")}
     </nav>
     <span class="who">${name}</span>
     <form class="inline" method="post" action="/signout">
       <button class="secondary small" type="submit">Sign out</button>
     </form>
   `;
-  const banner = notice === undefined ? "" : html`
-    <div class="notice ${notice.kind}" role="${notice.kind === "error"
-      ? "alert"
-      : "status"}">${notice.text}</div>
-  `;
+  const banners = (options.notices ?? []).map((notice) =>
+    notice === undefined ? "" : html`
+      <div class="notice ${notice.kind}" role="${notice.kind === "error"
+        ? "alert"
+        : "status"}">${notice.text}</div>
+    `
+  );
   return html`
     <!doctype html>
     <html lang="en">
@@ -163,71 +79,106 @@ function layout(options: LayoutOptions): Html {
             ${nav}
           </div>
         </header>
-        <main>${banner} ${options.body}</main>
+        <main>${banners} ${options.body}</main>
         <footer>
-          A demo of <code>@tijs/atproto-sessions</code>: Iron-sealed cookies
-          and Bearer tokens with a server-side session store (in memory:
-          restarting the demo forgets every session).
+          A demo of <code>@tijs/atproto-sessions</code>: AT Protocol OAuth,
+          Iron-sealed cookies and Bearer tokens, with server-side session
+          records. Everything is kept in memory: stopping the demo signs
+          everyone out, and its local PDS starts empty each run.
         </footer>
       </body>
     </html>
   `;
 }
 
+/** The seeded account on the local PDS. */
+export interface TestAccount {
+  readonly handle: string;
+  readonly password: string;
+}
+
 /** Options for the sign-in page. */
 export interface SignInPageOptions {
   readonly notice?: Notice | undefined;
-  readonly value?: string | undefined;
+  /** The handle to pre-fill (what was typed, or the test account's). */
+  readonly value: string;
+  readonly testAccount?: TestAccount | undefined;
+  /** The local PDS, e.g. `http://localhost:2583`. */
+  readonly pdsUrl: string;
+  /** Whether other handles are resolved on the public network. */
+  readonly publicNetwork: boolean;
 }
 
 /**
- * The sign-in page: a form that stands in for the AT Protocol OAuth callback.
+ * The sign-in page: a handle, then the user's PDS asks for the password.
  *
- * @param options A notice (such as a validation error) and the value typed.
+ * @param options The notice, the value to pre-fill and the test account.
  * @returns The page.
  */
-export function signInPage(options: SignInPageOptions = {}): Html {
-  const value = options.value ?? "";
+export function signInPage(options: SignInPageOptions): Html {
+  const account = options.testAccount;
+  const testCard = account === undefined ? "" : html`
+    <section class="card" id="test-account">
+      <h2>Test account on the local PDS</h2>
+      <p class="muted">
+        <code>deno task demo</code> started a PLC directory and a PDS on this
+        machine (<code>${options.pdsUrl}</code>) and created this account.
+        Its sign-in page asks for the password.
+      </p>
+      <dl class="creds">
+        <dt>Handle</dt>
+        <dd id="test-handle">${account.handle}</dd>
+        <dt>Password</dt>
+        <dd id="test-password">${account.password}</dd>
+      </dl>
+    </section>
+  `;
+  const publicCard = options.publicNetwork
+    ? html`
+      <section class="card">
+        <h2>Any other handle</h2>
+        <p class="muted">
+          Handles that do not end in <code>.test</code>, such as
+          <code>you.bsky.social</code>, are resolved on the public network
+          (the handle by <code>bsky.social</code>, the DID by
+          <code>plc.directory</code>) and you sign in at your own PDS. That
+          needs internet, and the demo's tests cannot cover it.
+        </p>
+      </section>
+    `
+    : "";
   return layout({
     title: "Sign in",
     section: "signin",
-    notice: options.notice,
+    notices: [options.notice],
     body: html`
       <section class="card">
         <h1>Sign in</h1>
-        <p class="lead">Enter a Bluesky handle or a DID to start a session.</p>
+        <p class="lead">
+          With AT Protocol OAuth: the app sends you to your PDS, you sign in
+          and approve there, and the PDS sends you back.
+        </p>
         <form method="post" action="/signin">
-          <label for="identifier">Handle or DID</label>
-          <input type="text" id="identifier" name="identifier" value="${value}"
-            placeholder="alice.bsky.social or did:plc:…" autocomplete="username"
+          <label for="handle">Handle</label>
+          <input type="text" id="handle" name="handle" value="${options.value}"
+            placeholder="alice.test" autocomplete="username"
             spellcheck="false" autocapitalize="off" required autofocus>
           <button type="submit">Sign in</button>
         </form>
       </section>
-      <section class="card">
-        <h2>This form stands in for the OAuth callback</h2>
-        <p>
-          A real app signs users in with AT Protocol OAuth: the user is sent to
-          their PDS to approve, and comes back to the app's callback, which
-          learns their DID and calls <code>sessions.createSession({ did })</code>.
-          OAuth needs the network, so this demo skips it and trusts what you
-          type: there is no password, and nothing is looked up.
-        </p>
-        <ul class="steps">
-          <li>
-            A <strong>DID</strong> (<code>did:plc:…</code>, <code>did:web:…</code>)
-            is used as it is, once the library has checked its syntax.
-          </li>
-          <li>
-            A <strong>handle</strong> (<code>alice.bsky.social</code>) is not
-            resolved: the demo maps it to a made-up DID in the
-            <code>did:plc</code> format, derived from the handle, so the same
-            handle always gets the same DID.
-          </li>
-        </ul>
-      </section>
+      ${testCard} ${publicCard}
     `,
   });
+}
+
+/** What the PDS said (`com.atproto.server.getSession`, `com.atproto.repo.describeRepo`). */
+export interface RepoInfo {
+  readonly handle: string;
+  readonly did: string;
+  readonly handleIsCorrect: boolean;
+  readonly collections: readonly string[];
+  /** The PDS named in the DID document. */
+  readonly pds: string | null;
 }
 
 /** Options for the home page. */
@@ -235,78 +186,96 @@ export interface HomePageOptions {
   readonly data: SessionData & { readonly handle?: string };
   readonly record: SessionRecord | null;
   readonly now: number;
+  /** From the PDS through the OAuth session; null when it is unreachable. */
+  readonly repo: RepoInfo | null;
   readonly notice?: Notice | undefined;
 }
 
 /**
- * The home page: who you are and what the session looks like.
+ * The home page: who you are, from the PDS, and the session's times.
  *
- * @param options The session and the current time.
+ * @param options The session, the PDS's answer and the time.
  * @returns The page.
  */
 export function homePage(options: HomePageOptions): Html {
-  const { data, record, now } = options;
-  const title = data.handle ? `@${data.handle}` : "a DID";
-  const handle = data.handle ??
-    html`<span class="muted">none (signed in with a DID)</span>`;
-  const expires = record === null ? "" : html`
-    <dt>Expires</dt>
-    <dd>${when(
-      record.expiresAt,
-      now,
-    )} <small class="muted">unless used again</small></dd>
-  `;
+  const { data, record, now, repo } = options;
+  const handle = repo?.handle ?? data.handle;
+  const title = handle ? `@${handle}` : data.did;
+  const fromPds = repo === null
+    ? html`
+      <section class="card" id="repo">
+        <h2>From your PDS</h2>
+        <p class="muted">Not available right now: see the message above.</p>
+      </section>
+    `
+    : html`
+      <section class="card" id="repo">
+        <h2>From your PDS, through the OAuth session</h2>
+        <p class="muted">
+          <code>com.atproto.server.getSession</code> and
+          <code>com.atproto.repo.describeRepo</code>, called with the
+          DPoP-bound access token the OAuth session holds (the browser never
+          sees it).
+        </p>
+        <dl class="facts">
+          <dt>Handle</dt>
+          <dd
+            id="repo-handle">${repo.handle} <small class="muted">${repo
+                .handleIsCorrect
+              ? "(verified both ways)"
+              : "(does not resolve back to this DID)"}</small></dd>
+          <dt>PDS</dt>
+          <dd><code id="repo-pds">${repo.pds ??
+            "not in the DID document"}</code></dd>
+          <dt>Collections</dt>
+          <dd id="repo-collections">${repo.collections.length === 0
+            ? html`<span class="muted">none yet (an empty repository)</span>`
+            : repo.collections.map((c) =>
+              html`
+                <code>${c}</code>
+              `
+            )}</dd>
+        </dl>
+      </section>
+    `;
   return layout({
     title: "Home",
     section: "home",
-    viewer: data,
-    notice: options.notice,
+    viewer: { did: data.did, handle },
+    notices: [options.notice],
     body: html`
       <section class="card">
         <h1>Signed in as ${title}</h1>
         <p class="lead">
           Your browser holds an Iron-sealed session cookie; the server keeps a
-          record of the session so it can list and revoke it.
+          record of it (see <a href="/devices">Devices</a>) and the OAuth
+          session that reaches your PDS.
         </p>
         <dl class="facts">
           <dt>DID</dt>
           <dd><code id="did">${data.did}</code></dd>
-          <dt>Handle</dt>
-          <dd id="handle">${handle}</dd>
           <dt>Signed in</dt>
+          <dd id="authenticated-at">${when(
+            data.authenticatedAt,
+            now,
+          )} <small class="muted">(<code>authenticatedAt</code>: the last real sign-in at the PDS)</small></dd>
+          <dt>Session created</dt>
           <dd id="created">${when(data.createdAt, now)}</dd>
           <dt>Last used</dt>
           <dd id="last-used">${when(
             data.lastAccessed,
             now,
           )} <small class="muted">(updated at most once a minute)</small></dd>
-          ${expires}
-          <dt>Cookie</dt>
-          <dd>
-            <code>sid</code>: HttpOnly, Secure, SameSite=Lax, so scripts on
-            this page cannot read it
-          </dd>
+          ${record === null ? "" : html`
+            <dt>Expires</dt>
+            <dd id="expires">${when(
+              record.expiresAt,
+              now,
+            )} <small class="muted">unless used again</small></dd>
+          `}
         </dl>
       </section>
-      <section class="card">
-        <h2>Try it</h2>
-        <ul class="steps">
-          <li>
-            Open this page in a second browser (or a private window), sign in
-            as the same ${data.handle ? "handle" : "DID"}, then revoke that
-            session from <a href="/devices">Devices</a>: the other browser is
-            signed out on its next request.
-          </li>
-          <li>
-            Mint a <a href="/token">mobile token</a> and call
-            <code>/api/me</code> with it from <code>curl</code>, then revoke it.
-          </li>
-          <li>See the session as JSON at <a href="/api/me">/api/me</a>.</li>
-        </ul>
-        <form class="actions" method="post" action="/signout">
-          <button class="secondary" type="submit">Sign out of this browser</button>
-        </form>
-      </section>
+      ${fromPds}
     `,
   });
 }
@@ -317,11 +286,13 @@ export interface DevicesPageOptions {
   readonly records: readonly SessionRecord[];
   readonly currentId: string | undefined;
   readonly now: number;
-  readonly notice?: Notice | undefined;
+  readonly pdsUrl: string;
+  readonly notices?: readonly (Notice | undefined)[];
 }
 
 /**
- * The devices page: every active session of the DID, each revocable.
+ * The devices page: every browser and token session of the DID, each
+ * revocable, and "sign out everywhere".
  *
  * @param options The sessions, which one is this browser's, and the time.
  * @returns The page.
@@ -332,15 +303,20 @@ export function devicesPage(options: DevicesPageOptions): Html {
     const current = record.id === currentId;
     const agent = record.metadata.userAgent;
     const badge = current ? html`<span class="badge">This device</span>` : "";
+    const kind = record.kind === "token"
+      ? html`<span class="kind token">Token</span>`
+      : html`<span class="kind">Browser</span>`;
+    const name = record.metadata.label ?? describeAgent(agent);
     return html`
-      <tr data-session-id="${record.id}" data-current="${String(current)}">
+      <tr data-session-id="${record.id}" data-kind="${record.kind}"
+        data-current="${String(current)}">
         <td class="device">
-          <strong>${describeAgent(agent)}${badge}</strong>
+          <strong>${kind}${name}${badge}</strong>
           <small>${agent ?? "no user agent"}</small>
         </td>
         <td class="mono" data-label="IP address">${record.metadata.ipAddress ??
           "unknown"}</td>
-        <td data-label="Signed in">${when(record.createdAt, now)}</td>
+        <td data-label="Created">${when(record.createdAt, now)}</td>
         <td data-label="Last used">${when(record.lastAccessed, now)}</td>
         <td>
           <form class="inline" method="post" action="/devices/revoke">
@@ -360,21 +336,21 @@ export function devicesPage(options: DevicesPageOptions): Html {
     title: "Devices",
     section: "devices",
     viewer: options.viewer,
-    notice: options.notice,
+    notices: options.notices ?? [],
     body: html`
       <section class="card">
         <h1>Devices</h1>
         <p class="lead">
-          ${count} for <code>${options.viewer.did}</code>. Revoking one signs
-          that browser out on its very next request, even if it kept a copy of
-          the cookie.
+          ${count} for <code>${options.viewer.did}</code>: browsers (cookies)
+          and apps (Bearer tokens). Revoking one signs it out on its very next
+          request, even if it kept a copy of its cookie or token.
         </p>
         <table>
           <thead>
             <tr>
               <th>Device</th>
               <th>IP address</th>
-              <th>Signed in</th>
+              <th>Created</th>
               <th>Last used</th>
               <th></th>
             </tr>
@@ -385,10 +361,11 @@ export function devicesPage(options: DevicesPageOptions): Html {
       <section class="card">
         <h2>Sign out everywhere</h2>
         <p class="muted">
-          Revokes every session of this DID, this browser's included. Mobile
-          tokens are separate: revoke them by their id.
+          Ends every session above, this browser's included, and revokes the
+          app's OAuth session at your PDS (<code>${options.pdsUrl}</code>):
+          the PDS stops accepting its access and refresh tokens.
         </p>
-        <form method="post" action="/devices/revoke-all">
+        <form method="post" action="/signout-everywhere">
           <button class="danger" type="submit">Sign out everywhere</button>
         </form>
       </section>
@@ -396,89 +373,193 @@ export function devicesPage(options: DevicesPageOptions): Html {
   });
 }
 
-/** Options for the mobile token page. */
-export interface TokenPageOptions {
+/** A hand-off code waiting to be redeemed. */
+export interface PendingHandoff {
+  readonly code: string;
+  readonly expiresAt: number;
+}
+
+/** Options for the "connect the app" page. */
+export interface ConnectPageOptions {
   readonly viewer: Viewer;
   readonly origin: string;
   readonly now: number;
-  /** A token just minted, shown once with its expiry. */
-  readonly minted?: { readonly token: string; readonly expiresAt: number };
-  readonly notice?: Notice | undefined;
+  /** The app's custom URL scheme, e.g. `atproto-sessions-demo`. */
+  readonly scheme: string;
+  readonly handoff?: PendingHandoff | undefined;
+  readonly notices?: readonly (Notice | undefined)[];
 }
 
 /**
- * The mobile token page: mint a Bearer token, try it with curl, revoke it.
+ * The "connect the app" page: what a native app gets after signing in in
+ * the browser: a custom-scheme link carrying a single-use hand-off code,
+ * which the app POSTs to get its Bearer token.
  *
- * @param options The viewer, the server's origin and a freshly minted token.
+ * @param options The viewer, the origin and the pending code.
  * @returns The page.
  */
-export function tokenPage(options: TokenPageOptions): Html {
-  const { minted, origin } = options;
-  const body = minted === undefined
+export function connectPage(options: ConnectPageOptions): Html {
+  const { handoff, origin } = options;
+  const steps = handoff === undefined
     ? html`
-      <section class="card">
-        <h1>Mobile token</h1>
-        <p class="lead">
-          Apps that cannot keep cookies (a mobile app, a CLI) send an
-          <code>Authorization: Bearer</code> token instead. It is an Iron seal
-          like the cookie, with its own id so it can be revoked.
-        </p>
-        <form method="post" action="/token">
-          <button type="submit">Mint a token</button>
-        </form>
-      </section>
-      <section class="card">
-        <h2>Without a token</h2>
-        <p><code>/api/me</code> answers <code>401</code> with the reason:</p>
-        <pre>${`curl ${origin}/api/me`}</pre>
-      </section>
+      <form method="post" action="/connect">
+        <button type="submit" id="create-code">Connect the app</button>
+      </form>
     `
     : html`
-      <section class="card">
-        <h1>Your token</h1>
-        <p class="lead">
-          Shown once: copy it now. It expires ${when(
-            minted.expiresAt,
-            options.now,
-          )}.
-        </p>
-        <pre id="token">${minted.token}</pre>
-        <h2>Try it</h2>
-        <pre id="curl">${curlLine(origin, minted.token)}</pre>
-        <form method="post" action="/token/revoke">
-          <input type="hidden" name="token" value="${minted.token}">
-          <button class="danger" type="submit">Revoke this token</button>
-        </form>
-      </section>
-      <section class="card">
-        <h2>How revocation works</h2>
-        <p class="muted">
-          The server reads the token's <code>jti</code> and expiry
-          (<code>unsealToken</code>) and stores the <code>jti</code> as revoked
-          until the token would have expired anyway (<code>revokeToken</code>).
-          The same curl line then answers <code>401 TOKEN_REVOKED</code>.
-        </p>
-        <form method="post" action="/token">
-          <button class="secondary" type="submit">Mint another token</button>
-        </form>
-      </section>
+      <p>
+        A native app registers the <code>${options.scheme}:</code> URL scheme;
+        the browser opens this link and hands it the code:
+      </p>
+      <a class="applink" id="app-link" href="${appLink(
+        options.scheme,
+        handoff.code,
+      )}">${appLink(options.scheme, handoff.code)}</a>
+      <p class="muted">
+        The code works once and expires ${when(handoff.expiresAt, options.now)}.
+        Try what the app does with <code>curl</code>: redeem the code for a
+        Bearer token (a POST, so the code never sits in a URL the server
+        logs), then call the API with it.
+      </p>
+      <pre id="curl-redeem">${redeemLine(origin, handoff.code)}</pre>
+      <pre id="curl-me">${meLine(origin)}</pre>
+      <p class="muted">
+        The token then shows on <a href="/devices">Devices</a> as a
+        <em>Token</em> session, where you can revoke it.
+      </p>
+      <form method="post" action="/connect">
+        <button class="secondary" type="submit">New code</button>
+      </form>
     `;
   return layout({
-    title: "Mobile token",
-    section: "token",
+    title: "Connect the app",
+    section: "connect",
     viewer: options.viewer,
-    notice: options.notice,
-    body,
+    notices: options.notices ?? [],
+    body: html`
+      <section class="card">
+        <h1>Connect the app</h1>
+        <p class="lead">
+          Native apps sign in in the browser too, then get their own
+          <code>Authorization: Bearer</code> token, listed with your devices.
+          No token ever travels in a URL: the link carries a single-use code.
+        </p>
+        ${steps}
+      </section>
+    `,
   });
 }
 
-function curlLine(origin: string, token: string): string {
-  return `curl -H 'Authorization: Bearer ${token}' ${origin}/api/me`;
+/**
+ * The custom-scheme link a native app receives.
+ *
+ * @param scheme The URL scheme.
+ * @param code The hand-off code.
+ * @returns The link.
+ */
+export function appLink(scheme: string, code: string): string {
+  return `${scheme}://signed-in?code=${encodeURIComponent(code)}`;
+}
+
+/**
+ * The `curl` line that redeems a code; it sets `TOKEN` for the next line.
+ *
+ * @param origin The demo's origin.
+ * @param code The hand-off code.
+ * @returns A shell line.
+ */
+export function redeemLine(origin: string, code: string): string {
+  return `TOKEN=$(curl -s -H 'Accept: text/plain' -d 'code=${code}' -d 'label=curl' ${origin}/api/handoff)`;
+}
+
+/**
+ * The `curl` line that calls `/api/me` with the token.
+ *
+ * @param origin The demo's origin.
+ * @returns A shell line.
+ */
+export function meLine(origin: string): string {
+  return `curl -s -H "Authorization: Bearer $TOKEN" ${origin}/api/me`;
+}
+
+/** What the sensitive page shows once the sign-in is recent enough. */
+export interface AccountDetails {
+  readonly email: string | null;
+  readonly emailConfirmed: boolean;
+}
+
+/** Options for the sensitive page. */
+export interface SensitivePageOptions {
+  readonly viewer: Viewer;
+  readonly now: number;
+  readonly authenticatedAt: number;
+  readonly reauthSeconds: number;
+  /** Null when the sign-in is too old (or the PDS is unreachable). */
+  readonly details: AccountDetails | null;
+  readonly fresh: boolean;
+  readonly notices?: readonly (Notice | undefined)[];
+}
+
+/**
+ * The sensitive page: the account's e-mail address, shown only when the
+ * user signed in within `reauthSeconds`; otherwise a button that sends them
+ * through OAuth again.
+ *
+ * @param options The viewer, the sign-in time and the threshold.
+ * @returns The page.
+ */
+export function sensitivePage(options: SensitivePageOptions): Html {
+  const { details, fresh } = options;
+  const limit = duration(options.reauthSeconds);
+  const body = fresh
+    ? html`
+      <p class="lead">
+        You signed in ${when(options.authenticatedAt, options.now)}, within
+        the last ${limit}, so this page opens.
+      </p>
+      ${details === null
+        ? html`<p class="muted">Your PDS cannot be reached: see above.</p>`
+        : html`
+          <dl class="facts">
+            <dt>E-mail</dt>
+            <dd id="email">${details.email ?? "not shared with this app"}</dd>
+            <dt>Confirmed</dt>
+            <dd>${details.emailConfirmed ? "yes" : "no"}</dd>
+          </dl>
+        `}
+    `
+    : html`
+      <p class="lead" id="reauth-needed">
+        This page needs a sign-in within the last ${limit}. You signed in
+        ${when(options.authenticatedAt, options.now)}: confirm it is you at
+        your PDS, then you come straight back here.
+      </p>
+      <form method="post" action="/reauth">
+        <button type="submit">Sign in again</button>
+      </form>
+    `;
+  return layout({
+    title: "Sensitive",
+    section: "sensitive",
+    viewer: options.viewer,
+    notices: options.notices ?? [],
+    body: html`
+      <section class="card">
+        <h1>Sensitive page</h1>
+        ${body}
+        <p class="muted"><small>
+          Gated by <code>authenticatedWithin(data, ${options
+            .reauthSeconds})</code>: sliding refresh keeps a session alive but
+          never moves <code>authenticatedAt</code>; only a real sign-in does.
+        </small></p>
+      </section>
+    `,
+  });
 }
 
 /**
  * A page for a request that cannot be served: a wrong method, a missing
- * page, a failed cross-origin check.
+ * page, a refused cross-origin form.
  *
  * @param title The page title.
  * @param message What went wrong.
@@ -487,7 +568,7 @@ function curlLine(origin: string, token: string): string {
  */
 export function errorPage(
   title: string,
-  message: string,
+  message: string | Html,
   viewer?: Viewer,
 ): Html {
   return layout({
@@ -505,8 +586,7 @@ export function errorPage(
 }
 
 /**
- * Formats a time as UTC and relative to now: "2025-01-02 13:04 UTC (5
- * minutes ago)".
+ * Formats a time relative to now, with the UTC time as a tooltip.
  *
  * @param time Milliseconds since the epoch.
  * @param now The current time.
@@ -515,7 +595,7 @@ export function errorPage(
 export function when(time: number, now: number): Html {
   const date = new Date(time);
   const iso = date.toISOString();
-  const text = `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
   return html`<time datetime="${iso}" title="${text}">${
     relative(time, now)
   }</time>`;
@@ -524,20 +604,31 @@ export function when(time: number, now: number): Html {
 function relative(time: number, now: number): string {
   const seconds = Math.round((time - now) / 1000);
   const abs = Math.abs(seconds);
-  if (abs < 45) return "just now";
+  if (abs < 5) return "just now";
+  const phrase = duration(abs);
+  return seconds < 0 ? `${phrase} ago` : `in ${phrase}`;
+}
+
+/**
+ * "45 seconds", "3 minutes", "2 hours", "6 days".
+ *
+ * @param seconds A non-negative number of seconds.
+ * @returns The phrase.
+ */
+export function duration(seconds: number): string {
   const units: readonly [string, number][] = [
     ["day", 86_400],
     ["hour", 3_600],
     ["minute", 60],
+    ["second", 1],
   ];
   for (const [unit, size] of units) {
-    if (abs >= size || unit === "minute") {
-      const count = Math.max(1, Math.round(abs / size));
-      const phrase = `${count} ${unit}${count === 1 ? "" : "s"}`;
-      return seconds < 0 ? `${phrase} ago` : `in ${phrase}`;
+    if (seconds >= size || unit === "second") {
+      const count = Math.max(1, Math.round(seconds / size));
+      return `${count} ${unit}${count === 1 ? "" : "s"}`;
     }
   }
-  return "just now";
+  return `${seconds} seconds`;
 }
 
 /**
@@ -561,6 +652,8 @@ export function describeAgent(userAgent: string | undefined): string {
     ? "Safari"
     : /^curl\//.test(userAgent)
     ? "curl"
+    : /^Deno\//.test(userAgent)
+    ? "Deno"
     : "Browser";
   const platform = /iPhone/.test(userAgent)
     ? "iPhone"

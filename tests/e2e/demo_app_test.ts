@@ -1,42 +1,74 @@
+/**
+ * The demo's handler, called directly: what needs no PDS (the sign-in
+ * page, input validation, the Origin check, Post/Redirect/Get, hand-off
+ * codes and tokens, the request log), and what happens when the PDS cannot
+ * be reached or holds no OAuth session. The OAuth flow itself runs against
+ * the real PDS in `demo_e2e_test.ts`.
+ */
+
 import assert from "node:assert/strict";
-import { createDemoApp, demoDidForHandle } from "../../examples/demo/app.ts";
+import { fileURLToPath } from "node:url";
+import { createDemoApp, type DemoApp } from "../../examples/demo/app.ts";
 
-const ORIGIN = "http://localhost:8000";
-const SECRET = "a-demo-test-secret-of-32-characters!";
+const ORIGIN = "http://127.0.0.1:8000";
+const DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+const OTHER_DID = "did:plc:yk4dd2qkboz2yv6tpubpc6co";
 
-/** A browser-like client: keeps the session cookie, sends Origin on POST. */
+/** A port nothing listens on: the PDS and PLC directory are "down". */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+function demo(): { app: DemoApp; logs: string[] } {
+  const logs: string[] = [];
+  const pds = `http://localhost:${closedPort()}`;
+  const app = createDemoApp({
+    origin: ORIGIN,
+    network: { pdsUrl: pds, plcUrl: `http://localhost:${closedPort()}` },
+    testAccount: { handle: "alice.test", password: "alice-password" },
+    publicNetwork: false,
+    pdsTimeoutMs: 1_000,
+    log: (line) => void logs.push(line),
+  });
+  return { app, logs };
+}
+
+/** A browser-like client: keeps the cookie, sends Origin on POST. */
 class Client {
   cookie: string | null = null;
-  readonly #handler: ReturnType<typeof createDemoApp>;
-  readonly #userAgent: string;
+  readonly #app: DemoApp;
 
-  constructor(
-    handler: ReturnType<typeof createDemoApp>,
-    userAgent = "DemoTest/1.0",
-  ) {
-    this.#handler = handler;
-    this.#userAgent = userAgent;
+  constructor(app: DemoApp) {
+    this.#app = app;
   }
 
   async request(
     path: string,
-    init: { form?: Record<string, string>; headers?: HeadersInit } = {},
+    init: {
+      form?: Record<string, string>;
+      headers?: Record<string, string>;
+      origin?: string | null;
+    } = {},
   ): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set("user-agent", this.#userAgent);
+    headers.set("user-agent", "DemoTest/1.0");
     if (this.cookie !== null) headers.set("cookie", this.cookie);
     let request: Request;
     if (init.form === undefined) {
       request = new Request(ORIGIN + path, { headers });
     } else {
-      if (!headers.has("origin")) headers.set("origin", ORIGIN);
+      const origin = init.origin === undefined ? ORIGIN : init.origin;
+      if (origin !== null) headers.set("origin", origin);
       request = new Request(ORIGIN + path, {
         method: "POST",
         headers,
         body: new URLSearchParams(init.form),
       });
     }
-    const response = await this.#handler(request);
+    const response = await this.#app.handler(request);
     const setCookie = response.headers.get("set-cookie");
     if (setCookie !== null) {
       const pair = setCookie.slice(0, setCookie.indexOf(";"));
@@ -45,346 +77,398 @@ class Client {
     return response;
   }
 
-  async signIn(identifier: string): Promise<Response> {
-    return await this.request("/signin", { form: { identifier } });
+  /** Signs in without OAuth, as the callback would (for POST-only flows). */
+  async signInAs(did: string): Promise<void> {
+    const setCookie = await this.#app.sessions.createSession({ did });
+    this.cookie = setCookie.slice(0, setCookie.indexOf(";"));
   }
 }
 
-Deno.test("demo app: sign-in validation", async (t) => {
-  const handler = createDemoApp({ cookieSecret: SECRET });
+Deno.test({
+  name: "demo app: sign-in page, handle validation and an unreachable PDS",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const { app, logs } = demo();
 
-  await t.step(
-    "an invalid DID answers 400 with the library's message",
-    async () => {
-      const client = new Client(handler);
-      const response = await client.signIn("did:PLC:abc");
-      assert.equal(response.status, 400);
-      assert.equal(response.headers.get("set-cookie"), null);
-      const body = await response.text();
-      assert.match(body, /Invalid did: expected a DID such as/);
-      assert.match(body, /did:PLC:abc/);
-    },
-  );
-
-  await t.step(
-    "a value that is neither handle nor DID answers 400",
-    async () => {
-      const response = await new Client(handler).signIn("not a handle");
-      assert.equal(response.status, 400);
-      assert.match(await response.text(), /is neither a handle/);
-    },
-  );
-
-  await t.step("an empty value answers 400", async () => {
-    const response = await new Client(handler).signIn("   ");
-    assert.equal(response.status, 400);
-    assert.match(await response.text(), /Enter a handle/);
-  });
-
-  await t.step("a hostile handle is HTML-escaped everywhere", async () => {
-    const hostile = `<script>alert("x")</script>'.bsky.social`;
-    const response = await new Client(handler).signIn(hostile);
-    assert.equal(response.status, 400);
-    const body = await response.text();
-    assert.ok(!body.includes("<script>"), "no raw <script> in the page");
-    assert.match(body, /&lt;script&gt;alert\(/);
-    assert.match(body, /value="&lt;script&gt;alert\(&quot;x&quot;\)/);
-  });
-
-  await t.step("a hostile DID is HTML-escaped in the error", async () => {
-    const response = await new Client(handler).signIn(
-      `did:plc:"><img src=x onerror=alert(1)>`,
+    await t.step(
+      "GET / signed out redirects to the sign-in page, which shows the test account",
+      async () => {
+        const client = new Client(app);
+        const home = await client.request("/");
+        assert.equal(home.status, 303);
+        assert.equal(home.headers.get("location"), "/signin");
+        const page = await client.request("/signin");
+        assert.equal(page.status, 200);
+        const body = await page.text();
+        assert.match(body, /id="test-handle">alice\.test</);
+        assert.match(body, /id="test-password">alice-password</);
+        assert.match(body, /value="alice\.test"/);
+      },
     );
-    assert.equal(response.status, 400);
-    const body = await response.text();
-    assert.ok(!body.includes("<img"), "no raw <img> in the page");
-    assert.match(body, /&lt;img src=x onerror=alert\(1\)&gt;/);
-  });
 
-  await t.step("a handle maps to a stable did:plc-style DID", async () => {
-    const did = await demoDidForHandle("alice.bsky.social");
-    assert.match(did, /^did:plc:[a-z2-7]{24}$/);
-    assert.equal(await demoDidForHandle("alice.bsky.social"), did);
-    assert.notEqual(await demoDidForHandle("bob.bsky.social"), did);
-    const client = new Client(handler);
-    const response = await client.signIn("@Alice.Bsky.Social");
-    assert.equal(response.status, 303);
-    await response.body?.cancel();
-    const me = await client.request("/api/me");
-    const json = await me.json();
-    assert.equal(json.did, did);
-    assert.equal(json.handle, "alice.bsky.social");
-  });
+    await t.step(
+      "POST /signin with a hostile, oversized handle redirects back with it escaped and capped",
+      async () => {
+        const client = new Client(app);
+        const hostile = `<img src=x onerror=alert(1)>${"y".repeat(5_000)}`;
+        const response = await client.request("/signin", {
+          form: { handle: hostile },
+        });
+        assert.equal(response.status, 303);
+        const location = response.headers.get("location")!;
+        assert.match(location, /^\/signin\?notice=invalid-handle&handle=/);
+        const page = await (await client.request(location)).text();
+        assert.ok(!page.includes("<img src=x"), "no markup from input");
+        assert.match(page, /&lt;img src=x onerror=alert\(1\)&gt;y+/);
+        assert.ok(page.length < 12_000, `page is ${page.length} bytes`);
+      },
+    );
+
+    await t.step(
+      "POST /signin for a handle whose PDS is down redirects with resolve-failed",
+      async () => {
+        const response = await new Client(app).request("/signin", {
+          form: { handle: "alice.test" },
+        });
+        assert.equal(response.status, 303);
+        assert.equal(
+          response.headers.get("location"),
+          "/signin?notice=resolve-failed&handle=alice.test",
+        );
+        assert.equal(logs.at(-1), "POST /signin 303 RESOLVE_FAILED");
+      },
+    );
+
+    await t.step(
+      "a handle outside .test is refused when the public network is off",
+      async () => {
+        const response = await new Client(app).request("/signin", {
+          form: { handle: "someone.bsky.social" },
+        });
+        assert.match(
+          response.headers.get("location")!,
+          /notice=invalid-handle/,
+        );
+      },
+    );
+
+    await t.step(
+      "a callback with a code it never issued signs no one in, and its query is not logged",
+      async () => {
+        const client = new Client(app);
+        const response = await client.request(
+          "/oauth/callback?code=SECRET-CODE&state=nope&iss=http%3A%2F%2Flocalhost",
+        );
+        assert.equal(response.status, 303);
+        assert.equal(
+          response.headers.get("location"),
+          "/signin?notice=callback-failed",
+        );
+        assert.equal(client.cookie, null);
+        assert.equal(
+          logs.at(-1),
+          "GET /oauth/callback 303 OAUTH_CALLBACK_FAILED",
+        );
+      },
+    );
+  },
 });
 
-Deno.test("demo app: /api/me", async (t) => {
-  const handler = createDemoApp({ cookieSecret: SECRET });
+Deno.test({
+  name: "demo app: cross-origin POSTs are refused and name the origin expected",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const { app, logs } = demo();
+    const client = new Client(app);
+    await client.signInAs(DID);
 
-  await t.step(
-    "without credentials answers 401 NO_COOKIE as JSON",
-    async () => {
-      const response = await new Client(handler).request("/api/me");
-      assert.equal(response.status, 401);
-      assert.match(response.headers.get("content-type")!, /^application\/json/);
-      assert.deepEqual(await response.json(), {
-        error: "NO_COOKIE",
-        message: "No session cookie",
-      });
-    },
-  );
-
-  await t.step(
-    "a malformed Bearer header answers 401 INVALID_TOKEN",
-    async () => {
-      const response = await new Client(handler).request("/api/me", {
-        headers: { authorization: "Bearer not*a*seal" },
-      });
-      assert.equal(response.status, 401);
-      assert.equal((await response.json()).error, "INVALID_TOKEN");
-      assert.match(response.headers.get("www-authenticate")!, /^Bearer /);
-    },
-  );
-
-  await t.step("a forged cookie answers 401 and is cleared", async () => {
-    const client = new Client(handler);
-    client.cookie = "sid=Fe26.2**garbage";
-    const response = await client.request("/api/me");
-    assert.equal(response.status, 401);
-    assert.equal((await response.json()).error, "INVALID_COOKIE");
-    assert.match(response.headers.get("set-cookie")!, /^sid=; Max-Age=0/);
-  });
-});
-
-Deno.test("demo app: cross-origin POSTs are refused", async (t) => {
-  const handler = createDemoApp({ cookieSecret: SECRET });
-  const client = new Client(handler);
-  const signedIn = await client.signIn("did:web:example.com");
-  assert.equal(signedIn.status, 303);
-  const cookie = client.cookie;
-  assert.ok(cookie !== null);
-
-  const cases: readonly [string, Record<string, string>][] = [
-    ["another origin", { origin: "https://evil.example" }],
-    ["another port", { origin: "http://localhost:9999" }],
-    ["an opaque origin", { origin: "null" }],
-    ["no Origin header", {}],
-  ];
-  for (const [name, headers] of cases) {
-    await t.step(`a POST with ${name} answers 403`, async () => {
-      const request = new Request(`${ORIGIN}/signout`, {
-        method: "POST",
-        headers: {
-          ...headers,
-          cookie,
-          "content-type": "application/x-www-form-urlencoded",
+    for (
+      const [name, origin, reason] of [
+        ["another site", "https://evil.example", "ORIGIN_MISMATCH"],
+        ["Origin: null", "null", "ORIGIN_NULL"],
+        ["no Origin", null, "ORIGIN_MISSING"],
+      ] as const
+    ) {
+      await t.step(
+        `POST /signout-everywhere with ${name} answers 403 ${reason}`,
+        async () => {
+          const response = await client.request("/signout-everywhere", {
+            form: {},
+            origin,
+          });
+          assert.equal(response.status, 403);
+          const body = await response.text();
+          assert.match(
+            body,
+            /must be sent from a page of\s+<code>http:\/\/127\.0\.0\.1:8000<\/code>/,
+          );
+          assert.match(body, new RegExp(reason));
+          assert.equal(logs.at(-1), `POST /signout-everywhere 403 ${reason}`);
         },
-        body: "",
-      });
-      const response = await handler(request);
-      assert.equal(response.status, 403);
-      assert.equal(response.headers.get("set-cookie"), null);
-      assert.match(await response.text(), /Cross-origin request refused/);
-    });
-  }
+      );
+    }
 
-  await t.step("a cross-origin sign-in (login CSRF) answers 403", async () => {
-    const response = await handler(
-      new Request(`${ORIGIN}/signin`, {
-        method: "POST",
-        headers: { origin: "https://evil.example" },
-        body: new URLSearchParams({ identifier: "did:web:evil.example" }),
-      }),
+    await t.step(
+      "a hostile Origin is escaped on the refusal page",
+      async () => {
+        const response = await client.request("/signin", {
+          form: { handle: "alice.test" },
+          origin: "https://<b>evil</b>.example",
+        });
+        assert.equal(response.status, 403);
+        const body = await response.text();
+        assert.ok(!body.includes("<b>evil</b>"));
+        assert.match(body, /&lt;b&gt;evil&lt;\/b&gt;/);
+      },
     );
-    assert.equal(response.status, 403);
-    assert.equal(response.headers.get("set-cookie"), null);
-    await response.body?.cancel();
-  });
 
-  await t.step("the session survived every refused POST", async () => {
-    const response = await client.request("/api/me");
-    assert.equal(response.status, 200);
-    assert.equal((await response.json()).did, "did:web:example.com");
-  });
+    await t.step("the session survived every refused POST", async () => {
+      assert.equal((await app.sessions.listSessions(DID)).length, 1);
+      assert.notEqual(client.cookie, null);
+    });
+  },
+});
 
-  await t.step(
-    "a same-origin POST that is not a form answers 400",
-    async () => {
-      const response = await handler(
-        new Request(`${ORIGIN}/signin`, {
-          method: "POST",
-          headers: { origin: ORIGIN, "content-type": "application/json" },
-          body: "{}",
+Deno.test({
+  name:
+    "demo app: hand-off codes, tokens, revocation and sign-out answer with redirects",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const { app, logs } = demo();
+    const browser = new Client(app);
+    await browser.signInAs(DID);
+    let token = "";
+
+    await t.step(
+      "POST /connect answers 303 /connect (no page rendered from a POST)",
+      async () => {
+        const response = await browser.request("/connect", { form: {} });
+        assert.equal(response.status, 303);
+        assert.equal(response.headers.get("location"), "/connect");
+      },
+    );
+
+    await t.step(
+      "POST /api/handoff trades a code for a token once, as JSON or plain text, without an Origin",
+      async () => {
+        const { code } = await app.sessions.createHandoffCode({ did: DID });
+        const redeem = (accept: string): Promise<Response> =>
+          app.handler(
+            new Request(`${ORIGIN}/api/handoff`, {
+              method: "POST",
+              headers: { accept, "user-agent": "curl/8.5.0" },
+              body: new URLSearchParams({ code, label: "my phone" }),
+            }),
+          );
+        const first = await redeem("text/plain");
+        assert.equal(first.status, 200);
+        token = await first.text();
+        assert.match(token, /^Fe26\.2\*/);
+        const second = await redeem("application/json");
+        assert.equal(second.status, 400);
+        assert.equal((await second.json()).error, "invalid_code");
+        const records = await app.sessions.listSessions(DID);
+        const tokenRecord = records.find((r) => r.kind === "token");
+        assert.equal(tokenRecord?.metadata.label, "my phone");
+        assert.equal(tokenRecord?.metadata.userAgent, "curl/8.5.0");
+        for (const line of logs) {
+          assert.ok(!line.includes(code) && !line.includes(token));
+        }
+      },
+    );
+
+    await t.step("GET /api/me answers for the Bearer token", async () => {
+      const response = await app.handler(
+        new Request(`${ORIGIN}/api/me`, {
+          headers: { authorization: `Bearer ${token}` },
         }),
       );
+      assert.equal(response.status, 200);
+      const body = await response.json();
+      assert.equal(body.did, DID);
+      assert.equal(body.via, "bearer");
+    });
+
+    await t.step(
+      "another DID's session cannot be revoked: 303 to not-found, and it lives on",
+      async () => {
+        const setCookie = await app.sessions.createSession({ did: OTHER_DID });
+        assert.ok(setCookie);
+        const [theirs] = await app.sessions.listSessions(OTHER_DID);
+        const response = await browser.request("/devices/revoke", {
+          form: { sessionId: theirs!.id },
+        });
+        assert.equal(response.status, 303);
+        assert.equal(
+          response.headers.get("location"),
+          "/devices?notice=not-found",
+        );
+        assert.equal((await app.sessions.listSessions(OTHER_DID)).length, 1);
+      },
+    );
+
+    await t.step(
+      "revoking the token from Devices answers 303, and /api/me then says TOKEN_REVOKED",
+      async () => {
+        const record = (await app.sessions.listSessions(DID)).find((r) =>
+          r.kind === "token"
+        )!;
+        const response = await browser.request("/devices/revoke", {
+          form: { sessionId: record.id },
+        });
+        assert.equal(response.status, 303);
+        assert.equal(
+          response.headers.get("location"),
+          "/devices?notice=revoked",
+        );
+        const me = await app.handler(
+          new Request(`${ORIGIN}/api/me`, {
+            headers: { authorization: `Bearer ${token}` },
+          }),
+        );
+        assert.equal(me.status, 401);
+        assert.equal((await me.json()).error, "TOKEN_REVOKED");
+      },
+    );
+
+    await t.step(
+      "a cookie whose OAuth session is gone is signed out with OAUTH_SESSION_ENDED",
+      async () => {
+        const client = new Client(app);
+        await client.signInAs(DID);
+        const response = await client.request("/devices");
+        assert.equal(response.status, 303);
+        assert.equal(
+          response.headers.get("location"),
+          "/signin?notice=OAUTH_SESSION_ENDED",
+        );
+        assert.equal(client.cookie, null);
+        const page =
+          await (await client.request("/signin?notice=OAUTH_SESSION_ENDED"))
+            .text();
+        assert.match(page, /Your OAuth session at your PDS has ended/);
+      },
+    );
+
+    await t.step(
+      "POST /signout answers 303 and clears the cookie",
+      async () => {
+        const client = new Client(app);
+        await client.signInAs(OTHER_DID);
+        const response = await client.request("/signout", { form: {} });
+        assert.equal(response.status, 303);
+        assert.match(response.headers.get("location")!, /^\/signin\?notice=/);
+        assert.equal(client.cookie, null);
+      },
+    );
+
+    await t.step("no log line holds a cookie, seal or code", () => {
+      assert.ok(logs.length >= 8);
+      for (const line of logs) {
+        assert.doesNotMatch(line, /Fe26|sid=|code=|\?/);
+        assert.match(line, /^(GET|POST) \/\S* \d{3}( [A-Z_]+)?$/);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "demo app: unknown paths, wrong methods, oversized forms, other hosts",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const { app } = demo();
+    const client = new Client(app);
+
+    await t.step(
+      "an unknown path answers 404 with the path escaped",
+      async () => {
+        const response = await client.request("/%3Cscript%3E");
+        assert.equal(response.status, 404);
+        assert.ok(!(await response.text()).includes("<script>"));
+      },
+    );
+
+    await t.step("a wrong method answers 405 with Allow", async () => {
+      const response = await client.request("/devices", { form: {} });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get("allow"), "GET");
+      await response.body?.cancel();
+    });
+
+    await t.step("an oversized form answers 400", async () => {
+      const response = await client.request("/signin", {
+        form: { handle: "x".repeat(20_000) },
+      });
       assert.equal(response.status, 400);
       await response.body?.cancel();
-    },
-  );
-
-  await t.step("an oversized form answers 400", async () => {
-    const response = await client.request("/signin", {
-      form: { identifier: "x".repeat(20_000) },
     });
-    assert.equal(response.status, 400);
-    assert.match(await response.text(), /at most 16384 bytes/);
-  });
+
+    await t.step(
+      "a GET on another host (localhost) is sent to the 127.0.0.1 origin",
+      async () => {
+        const response = await app.handler(
+          new Request("http://localhost:8000/devices"),
+        );
+        assert.equal(response.status, 303);
+        assert.equal(
+          response.headers.get("location"),
+          "http://127.0.0.1:8000/devices",
+        );
+      },
+    );
+
+    await t.step(
+      "pages carry a CSP whose form-action allows this origin and the PDS",
+      async () => {
+        const response = await client.request("/signin");
+        const csp = response.headers.get("content-security-policy")!;
+        assert.match(csp, /form-action 'self' http:\/\/localhost:\d+ https:/);
+        assert.match(csp, /default-src 'none'/);
+        assert.equal(response.headers.get("cache-control"), "no-store");
+        await response.body?.cancel();
+      },
+    );
+  },
 });
 
-Deno.test("demo app: sessions, devices and tokens", async (t) => {
-  let clock = Date.UTC(2025, 0, 1, 12, 0, 0);
-  const handler = createDemoApp({ cookieSecret: SECRET, now: () => clock });
-  const laptop = new Client(handler, "Mozilla/5.0 (X11; Linux) Firefox/130.0");
-  const phone = new Client(handler, "<b>evil agent</b>");
-  const stranger = new Client(handler);
-  await (await laptop.signIn("did:plc:ewvi7nxzyoun6zhxrhs64oiz")).body
-    ?.cancel();
-  await (await phone.signIn("did:plc:ewvi7nxzyoun6zhxrhs64oiz")).body?.cancel();
-  await (await stranger.signIn("did:web:stranger.example")).body?.cancel();
-
-  await t.step("the home page shows the DID and no handle", async () => {
-    const response = await laptop.request("/");
-    assert.equal(response.status, 200);
-    const body = await response.text();
-    assert.match(body, /did:plc:ewvi7nxzyoun6zhxrhs64oiz/);
-    assert.match(body, /none \(signed in with a DID\)/);
-    assert.equal(response.headers.get("cache-control"), "no-store");
-  });
-
-  await t.step("pages forward the sliding refresh cookie", async () => {
-    const before = laptop.cookie;
-    clock += 120_000;
-    const response = await laptop.request("/");
-    await response.body?.cancel();
-    assert.match(response.headers.get("set-cookie")!, /^sid=Fe26\.2\*/);
-    assert.notEqual(laptop.cookie, before);
-  });
-
-  await t.step("the devices page lists both devices, escaped", async () => {
-    const body = await (await laptop.request("/devices")).text();
-    assert.match(body, /2 active sessions/);
-    assert.match(body, /Firefox on Linux/);
-    assert.match(body, /This device/);
-    assert.match(body, /&lt;b&gt;evil agent&lt;\/b&gt;/);
-    assert.ok(!body.includes("<b>evil"));
-  });
-
-  const strangerId = await sessionIdOf(stranger);
-  await t.step("another DID's session cannot be revoked", async () => {
-    const response = await laptop.request("/devices/revoke", {
-      form: { sessionId: strangerId },
-    });
-    assert.equal(response.status, 404);
-    await response.body?.cancel();
-    const me = await stranger.request("/api/me");
-    assert.equal(me.status, 200);
-    await me.body?.cancel();
-  });
-
-  await t.step(
-    "revoking the phone signs it out on its next request",
-    async () => {
-      const phoneId = await sessionIdOf(phone);
-      const response = await laptop.request("/devices/revoke", {
-        form: { sessionId: phoneId },
-      });
-      assert.equal(response.status, 200);
-      assert.match(await response.text(), /1 active session\b/);
-      const page = await phone.request("/devices");
-      assert.equal(page.status, 401);
-      assert.match(
-        await page.text(),
-        /Session was revoked \(SESSION_REVOKED\)/,
+Deno.test(
+  "demo main.ts: a busy PORT answers one line saying how to pick another, before starting the network",
+  async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = listener.addr.port;
+      const main = fileURLToPath(
+        new URL("../../examples/demo/main.ts", import.meta.url),
       );
-      assert.equal(phone.cookie, null, "the rejected cookie was cleared");
-    },
-  );
-
-  await t.step("a Bearer token works until it is revoked", async () => {
-    const minted = await (await laptop.request("/token", { form: {} })).text();
-    const token = /<pre id="token">([^<]+)<\/pre>/.exec(minted)?.[1];
-    assert.ok(token !== undefined, "the page shows the token");
-    assert.match(minted, /curl -H &#39;Authorization: Bearer Fe26\.2\*/);
-    assert.match(minted, /http:\/\/localhost:8000\/api\/me/);
-    const bearer = { authorization: `Bearer ${token}` };
-    const ok = await new Client(handler).request("/api/me", {
-      headers: bearer,
-    });
-    assert.equal(ok.status, 200);
-    const json = await ok.json();
-    assert.equal(json.did, "did:plc:ewvi7nxzyoun6zhxrhs64oiz");
-    assert.equal(json.via, "bearer");
-
-    const notYours = await stranger.request("/token/revoke", {
-      form: { token },
-    });
-    assert.equal(notYours.status, 403);
-    await notYours.body?.cancel();
-
-    const revoked = await laptop.request("/token/revoke", { form: { token } });
-    assert.equal(revoked.status, 200);
-    assert.match(await revoked.text(), /Token revoked/);
-    const rejected = await new Client(handler).request("/api/me", {
-      headers: bearer,
-    });
-    assert.equal(rejected.status, 401);
-    assert.deepEqual(await rejected.json(), {
-      error: "TOKEN_REVOKED",
-      message: "Bearer token was revoked",
-    });
-    const again = await laptop.request("/token/revoke", { form: { token } });
-    assert.equal(again.status, 400);
-    await again.body?.cancel();
-  });
-
-  await t.step(
-    "sign out everywhere ends every session of the DID",
-    async () => {
-      const second = new Client(handler);
-      await (await second.signIn("did:plc:ewvi7nxzyoun6zhxrhs64oiz")).body
-        ?.cancel();
-      const response = await laptop.request("/devices/revoke-all", {
-        form: {},
-      });
-      assert.equal(response.status, 303);
-      assert.equal(laptop.cookie, null);
-      const me = await second.request("/api/me");
-      assert.equal(me.status, 401);
-      assert.equal((await me.json()).error, "SESSION_REVOKED");
-    },
-  );
-
-  await t.step(
-    "sign out clears the cookie and revokes the session",
-    async () => {
-      const client = new Client(handler);
-      await (await client.signIn("carol.example.com")).body?.cancel();
-      const copy = client.cookie;
-      const response = await client.request("/signout", { form: {} });
-      assert.equal(response.status, 303);
-      assert.equal(response.headers.get("location"), "/");
-      assert.match(response.headers.get("set-cookie")!, /^sid=; Max-Age=0/);
-      client.cookie = copy;
-      const replay = await client.request("/api/me");
-      assert.equal(replay.status, 401);
-      assert.equal((await replay.json()).error, "SESSION_REVOKED");
-    },
-  );
-
-  await t.step("unknown paths and wrong methods", async () => {
-    const missing = await laptop.request("/nope");
-    assert.equal(missing.status, 404);
-    await missing.body?.cancel();
-    const wrong = await laptop.request("/signout");
-    assert.equal(wrong.status, 405);
-    assert.equal(wrong.headers.get("allow"), "POST");
-    await wrong.body?.cancel();
-  });
-});
-
-/** The server-side id of a client's session, via its devices page. */
-async function sessionIdOf(client: Client): Promise<string> {
-  const body = await (await client.request("/devices")).text();
-  const id = /data-session-id="([^"]+)" data-current="true"/.exec(body)?.[1];
-  assert.ok(id !== undefined, "the devices page marks this device");
-  return id;
-}
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net",
+          "--allow-env",
+          "--allow-run",
+          "--allow-read",
+          "--allow-write",
+          main,
+        ],
+        env: { PORT: String(port), NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 1);
+      const stderr = new TextDecoder().decode(output.stderr).trim();
+      assert.equal(
+        stderr,
+        `Port ${port} is already in use: pick another with PORT, e.g. PORT=${
+          port + 1
+        }`,
+      );
+      assert.equal(new TextDecoder().decode(output.stdout), "");
+    } finally {
+      listener.close();
+    }
+  },
+);
