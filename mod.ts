@@ -48,6 +48,7 @@ export type {
   SignOutOptions,
 } from "./src/oauth/types.ts";
 export { authenticatedWithin } from "./src/freshness.ts";
+export type { KeyIdUsage, KeyUsageReport } from "./src/_key_usage.ts";
 export { isValidDid } from "./src/did.ts";
 export {
   checkOrigin,

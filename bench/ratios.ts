@@ -6,15 +6,17 @@
  * neighbours in time. Prints the median and p10-p90 of those per-round
  * ratios and the median ops/s, as Markdown.
  *
- *     deno run --allow-read --allow-env --allow-sys bench/ratios.ts \
- *       [--rounds=600] [--block-ms=3] [--only=hot,cold] [--no-redis]
+ * Then counts the store round trips of one request per case, at the
+ * transport (a counting Redis `command` function and `Deno.Kv`).
+ *
+ *     deno task bench:ratios [--rounds=250] [--block-ms=3] [--only=hot,cold] [--no-redis]
  *
  * @module
  */
 
 import { buildScenarios, type Operation, type Scenario } from "./_scenarios.ts";
 import { describeMachine } from "./_machine.ts";
-import { buildStoreScenarios } from "./_store_scenarios.ts";
+import { buildStoreScenarios, type RoundTrips } from "./_store_scenarios.ts";
 
 interface Settings {
   rounds: number;
@@ -25,7 +27,7 @@ interface Settings {
 
 function parseArgs(args: readonly string[]): Settings {
   const settings: Settings = {
-    rounds: 600,
+    rounds: 250,
     blockMs: 3,
     only: null,
     redis: true,
@@ -200,6 +202,26 @@ function report(results: readonly Measured[], settings: Settings): string {
   return lines.join("\n");
 }
 
+function roundTripReport(counts: readonly RoundTrips[]): string {
+  const cell = (trips: readonly string[]): string =>
+    `${trips.length} (${trips.join(", ") || "none"})`;
+  const lines = [
+    "",
+    "Store round trips of one request, counted at the transport:",
+    "",
+    "| Store | Hot cookie | Refresh due | Old secret id (re-seal) | Hot Bearer token |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  for (const count of counts) {
+    lines.push(
+      `| ${count.store} | ${cell(count.hot)} | ${cell(count.refresh)} | ${
+        cell(count.rotation)
+      } | ${cell(count.bearer)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 const settings = parseArgs(Deno.args);
 const stores = await buildStoreScenarios({ redis: settings.redis });
 try {
@@ -212,6 +234,7 @@ try {
     results.push(await measure(scenario, settings));
   }
   console.log(report(results, settings));
+  console.log(roundTripReport(await stores.roundTrips()));
 } finally {
   await stores.close();
 }

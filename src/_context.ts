@@ -8,6 +8,7 @@
  * @module
  */
 
+import { KeyUsageCounters, type KeyUsageReport } from "./_key_usage.ts";
 import { LruCache } from "./_lru_cache.ts";
 import { type ResolvedOptions, resolveOptions } from "./_options.ts";
 import { Sealer } from "./_sealer.ts";
@@ -98,6 +99,8 @@ export class ManagerContext implements InternalContext {
   readonly storeCalls: StoreCalls;
   /** The `onEvent` emitter. */
   readonly events: EventEmitter;
+  /** Per secret id: what it opened and when it was last seen. */
+  readonly keyUsageCounters: KeyUsageCounters;
 
   /**
    * Validates the options and builds the internals.
@@ -110,19 +113,36 @@ export class ManagerContext implements InternalContext {
     this.options = resolved;
     this.store = resolved.store;
     this.logger = resolved.logger;
+    const keyring = resolved.keyring;
+    this.keyUsageCounters = new KeyUsageCounters(
+      keyring.ids,
+      keyring.currentId,
+    );
     this.verifier = new Verifier(
-      resolved.keyring,
+      keyring,
       new LruCache<string, VerifiedSeal>(resolved.cacheSize),
       resolved,
       resolved.logger,
+      this.keyUsageCounters,
     );
     this.sealer = new Sealer(
-      resolved.keyring,
+      keyring,
       this.verifier,
       resolved.maxSessionAgeMs,
+      this.keyUsageCounters,
     );
     this.storeCalls = new StoreCalls(resolved.storeTimeoutMs, resolved.logger);
     this.events = new EventEmitter(resolved.onEvent, resolved.logger);
+  }
+
+  /**
+   * What each secret id opened since the manager started
+   * (`sessions.keyUsage()`).
+   *
+   * @returns A snapshot, newest id first.
+   */
+  keyUsage(): KeyUsageReport {
+    return this.keyUsageCounters.report(this.options.keyring.explicitDefault);
   }
 
   /** {@inheritDoc InternalContext.valueStore} */

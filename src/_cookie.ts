@@ -24,6 +24,8 @@ const DOMAIN_PATTERN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const SPACE = 0x20;
 const TAB = 0x09;
 const DQUOTE = 0x22;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
 
 function isSpaceOrTab(code: number): boolean {
   return code === SPACE || code === TAB;
@@ -107,6 +109,59 @@ export function findCookieValues(
     start = end + 1;
   }
   return values;
+}
+
+/**
+ * Returns the raw value of the first cookie called exactly `name`, the same
+ * value as `findCookieValues(header, name, 1)[0]`, by searching for the
+ * name instead of splitting every pair: an occurrence counts when only
+ * spaces and tabs separate it from the start of the header or a `;`
+ * before, and from an `=` after. Linear in the header length; never
+ * throws.
+ *
+ * @param header The Cookie header, or null when absent.
+ * @param name The exact cookie name (an RFC 6265 token).
+ * @returns The raw value (trimmed, one pair of quotes removed, not
+ * percent-decoded), or null when there is no such cookie.
+ */
+export function findFirstCookieValue(
+  header: string | null,
+  name: string,
+): string | null {
+  if (!header) return null;
+  const length = header.length;
+  let from = 0;
+  for (;;) {
+    const at = header.indexOf(name, from);
+    if (at === -1) return null;
+    from = at + 1;
+    let before = at - 1;
+    while (before >= 0 && isSpaceOrTab(header.charCodeAt(before))) before--;
+    if (before >= 0 && header.charCodeAt(before) !== SEMICOLON) continue;
+    let equals = at + name.length;
+    while (equals < length && isSpaceOrTab(header.charCodeAt(equals))) {
+      equals++;
+    }
+    if (equals === length || header.charCodeAt(equals) !== EQUALS) continue;
+    let valueStart = equals + 1;
+    let valueEnd = header.indexOf(";", valueStart);
+    if (valueEnd === -1) valueEnd = length;
+    while (
+      valueStart < valueEnd && isSpaceOrTab(header.charCodeAt(valueStart))
+    ) valueStart++;
+    while (
+      valueEnd > valueStart && isSpaceOrTab(header.charCodeAt(valueEnd - 1))
+    ) valueEnd--;
+    if (
+      valueEnd - valueStart >= 2 &&
+      header.charCodeAt(valueStart) === DQUOTE &&
+      header.charCodeAt(valueEnd - 1) === DQUOTE
+    ) {
+      valueStart++;
+      valueEnd--;
+    }
+    return header.slice(valueStart, valueEnd);
+  }
 }
 
 /**

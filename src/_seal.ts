@@ -104,6 +104,7 @@ export class SealKeyring {
   readonly #secrets = new Map<string, string>();
   readonly #currentId: string;
   readonly #currentSecret: string;
+  readonly #explicitDefault: boolean;
 
   /**
    * Validates and indexes the secrets.
@@ -120,6 +121,7 @@ export class SealKeyring {
       this.#currentSecret = secret;
       this.#secrets.set("1", secret);
       this.#secrets.set(DEFAULT_ID, secret);
+      this.#explicitDefault = false;
       return;
     }
     if (
@@ -154,6 +156,7 @@ export class SealKeyring {
     }
     this.#currentId = currentId;
     this.#currentSecret = this.#secrets.get(currentId) as string;
+    this.#explicitDefault = this.#secrets.has(DEFAULT_ID);
     // Plain Iron seals carry no id: open them with "default" when given,
     // otherwise with the current secret.
     if (!this.#secrets.has(DEFAULT_ID)) {
@@ -164,6 +167,16 @@ export class SealKeyring {
   /** The id new seals are made under. */
   get currentId(): string {
     return this.#currentId;
+  }
+
+  /** Every id seals are opened with, `"default"` included. */
+  get ids(): readonly string[] {
+    return [...this.#secrets.keys()];
+  }
+
+  /** Whether `"default"` was configured rather than implied. */
+  get explicitDefault(): boolean {
+    return this.#explicitDefault;
   }
 
   /**

@@ -7,9 +7,10 @@
  * @module
  */
 
+import type { KeyUsageCounters } from "./_key_usage.ts";
 import { sealablePayload } from "./_payload.ts";
 import { MAX_SEAL_LENGTH, parseSeal, type SealKeyring } from "./_seal.ts";
-import type { Verifier } from "./_verifier.ts";
+import type { VerifiedSeal, Verifier } from "./_verifier.ts";
 import { SessionDataError } from "./errors.ts";
 import type { SessionKind } from "./store.ts";
 import type { SessionData } from "./types.ts";
@@ -25,20 +26,29 @@ export class Sealer {
   readonly #keyring: SealKeyring;
   readonly #verifier: Verifier;
   readonly #maxSessionAgeMs: number;
+  readonly #usage: KeyUsageCounters;
 
   /**
    * @param keyring The configured secrets.
    * @param verifier Where minted seals are remembered.
    * @param maxSessionAgeMs The absolute lifetime.
+   * @param usage The per-key-id usage counters (values opened).
    */
   constructor(
     keyring: SealKeyring,
     verifier: Verifier,
     maxSessionAgeMs: number,
+    usage: KeyUsageCounters,
   ) {
     this.#keyring = keyring;
     this.#verifier = verifier;
     this.#maxSessionAgeMs = maxSessionAgeMs;
+    this.#usage = usage;
+  }
+
+  /** The secret id new seals are made under. */
+  get currentKeyId(): string {
+    return this.#keyring.currentId;
   }
 
   /**
@@ -89,6 +99,29 @@ export class Sealer {
     now: number,
     generation?: number,
   ): Promise<string> {
+    return (await this.sealVerified(data, kind, expiresAt, now, generation))
+      .value;
+  }
+
+  /**
+   * Like {@linkcode seal}, also returning what the verifier now knows of
+   * the seal.
+   *
+   * @param data The session data.
+   * @param kind The role: cookie or token.
+   * @param expiresAt The expiry.
+   * @param now The current time.
+   * @param generation A record-backed token's generation.
+   * @returns The seal and its cache entry.
+   * @throws {SessionDataError} As {@linkcode seal}.
+   */
+  async sealVerified(
+    data: SessionData,
+    kind: SessionKind,
+    expiresAt: number,
+    now: number,
+    generation?: number,
+  ): Promise<{ readonly value: string; readonly seal: VerifiedSeal }> {
     let sealed: string;
     try {
       sealed = await this.#keyring.seal(
@@ -109,8 +142,14 @@ export class Sealer {
         `Cannot seal token: it would be ${sealed.length} characters, over the ${MAX_SEAL_LENGTH}-character limit Bearer tokens are read with; keep less data in the session`,
       );
     }
-    this.#verifier.remember(sealed, kind, data, expiresAt, generation);
-    return sealed;
+    const seal = this.#verifier.remember(
+      sealed,
+      kind,
+      data,
+      expiresAt,
+      generation,
+    );
+    return { value: sealed, seal };
   }
 
   /**
@@ -163,6 +202,9 @@ export class Sealer {
       payload === null || typeof payload !== "object" ||
       payload.typ !== VALUE_KIND || payload.purpose !== purpose
     ) return undefined;
+    const key = this.#usage.counter(parsed.passwordId);
+    key.valuesOpened++;
+    if (key.lastSeenAt === null || now > key.lastSeenAt) key.lastSeenAt = now;
     return payload.value;
   }
 }

@@ -8,10 +8,15 @@
  * closed). Tokens from version 0.1 carry a `jti` instead and are checked
  * against the revocation list. Without a store, tokens are stateless.
  *
+ * A token sealed under a secret id that is not the newest keeps working
+ * (it is counted in `keyUsage()`): it cannot be replaced without the
+ * client, so it moves to the newest id at its next `refreshBearerToken`,
+ * which always seals under the newest.
+ *
  * @module
  */
 
-import { extractBearerToken } from "./_bearer.ts";
+import { extractBearerToken, hasBearerScheme } from "./_bearer.ts";
 import type { ManagerContext } from "./_context.ts";
 import { buildPayload } from "./_payload.ts";
 import { createRecord } from "./_record_writes.ts";
@@ -125,43 +130,84 @@ export class TokenPath<T extends object> {
   }
 
   /**
-   * Validates an Authorization header; never throws.
+   * Validates an Authorization header; never throws or rejects.
+   *
+   * A token in the verified-seal cache is looked up before the token
+   * alphabet is checked: every cache key is an Iron seal, whose characters
+   * the alphabet admits, so the check could not fail on a hit. It still
+   * runs on every miss, before any cryptography.
    *
    * @param header The header value.
    * @returns The data or a typed error.
    */
-  async validate(header: string | null | undefined): Promise<BearerResult<T>> {
+  validate(header: string | null | undefined): Promise<BearerResult<T>> {
+    const context = this.#context;
+    let now: number | undefined;
+    if (hasBearerScheme(header)) {
+      try {
+        now = context.now();
+        const hit = context.verifier.lookup(header.slice(7), "token", now);
+        if (hit !== undefined) {
+          hit.data.expiresAt = hit.seal.expiresAt;
+          if (context.store === undefined) {
+            return Promise.resolve({
+              data: hit.data as SessionData & T,
+              error: null,
+            });
+          }
+          return this.#answer(this.#checkStore(hit, now));
+        }
+      } catch (error) {
+        return Promise.resolve(this.#unexpected(error));
+      }
+    }
     const extracted = extractBearerToken(header);
     if (extracted.token === null) {
-      this.#context.logger.debug("Bearer token rejected", {
+      context.logger.debug("Bearer token rejected", {
         type: extracted.error,
       });
-      return bearerError(
+      return Promise.resolve(bearerError(
         extracted.error,
         extracted.error === "NO_TOKEN"
           ? "No Bearer token"
           : "Authorization header is not a valid Bearer token",
-      );
+      ));
     }
-    return await this.readSafely(extracted.token);
+    return this.readSafely(extracted.token, now);
   }
 
   /**
    * Reads a bare token; never throws.
    *
    * @param token The token.
+   * @param now The clock reading of this request, when already taken.
    * @returns The data or a typed error.
    */
-  async readSafely(token: string): Promise<BearerResult<T>> {
+  async readSafely(token: string, now?: number): Promise<BearerResult<T>> {
     try {
-      const now = this.#context.now();
-      const accepted = await this.#accept(token, now);
+      return await this.#answer(
+        this.#accept(token, now ?? this.#context.now()),
+      );
+    } catch (error) {
+      return this.#unexpected(error);
+    }
+  }
+
+  async #answer(
+    accepting: Promise<AcceptedToken | BearerResult<T>>,
+  ): Promise<BearerResult<T>> {
+    try {
+      const accepted = await accepting;
       if ("error" in accepted) return accepted;
       return { data: accepted.data as SessionData & T, error: null };
     } catch (error) {
-      logUnexpected(this.#context.logger, error);
-      return bearerError("INVALID_TOKEN", "Bearer token could not be read");
+      return this.#unexpected(error);
     }
+  }
+
+  #unexpected(error: unknown): BearerResult<T> {
+    logUnexpected(this.#context.logger, error);
+    return bearerError("INVALID_TOKEN", "Bearer token could not be read");
   }
 
   /**
@@ -243,6 +289,14 @@ export class TokenPath<T extends object> {
   ): Promise<AcceptedToken | BearerResult<T>> {
     const verified = await this.#verify(token, now);
     if ("error" in verified) return verified;
+    return await this.#checkStore(verified, now);
+  }
+
+  /** With a store: the record (or revocation list) check of every request. */
+  async #checkStore(
+    verified: AcceptedToken,
+    now: number,
+  ): Promise<AcceptedToken | BearerResult<T>> {
     const { seal, data } = verified;
     const context = this.#context;
     const store = context.store;

@@ -9,6 +9,7 @@
  */
 
 import { contextOf, type ManagerContext } from "./_context.ts";
+import type { KeyUsageReport } from "./_key_usage.ts";
 import { oauthHostOf } from "./_oauth_host.ts";
 import { OAuthBridge } from "./oauth/bridge.ts";
 import type {
@@ -315,5 +316,47 @@ export class SessionManager<T extends object = Record<never, never>>
     metadata?: SessionMetadata,
   ): Promise<string | null> {
     return this.#oauth().redeemHandoffCode(code, metadata);
+  }
+
+  /**
+   * Reports, since the manager started, how each secret id of
+   * `cookieSecret` has been used: cookies and tokens it opened, requests
+   * that carried one of its seals, values at rest it opened, and when it
+   * was last seen. A cookie under an id that is not the newest is re-sealed
+   * under the newest on its next request, so after a rotation
+   * (`cookieSecret: { "1": old, "2": new }`) the old id's counts stop
+   * growing; once its `lastSeenAt` is older than the longest lifetime a
+   * seal can still have (`sessionTtl`, `tokenTtl`), drop it. A Bearer token
+   * moves to the newest id at its next `refreshBearerToken`.
+   *
+   * @returns Every configured id (and `"default"` once a seal without an id
+   * was seen), newest first.
+   *
+   * @example Watching the old secret fall out of use
+   * ```ts
+   * import { SessionManager } from "@tijs/atproto-sessions";
+   * import assert from "node:assert/strict";
+   *
+   * const oldSecret = "the-old-secret-of-at-least-32-characters";
+   * const newSecret = "the-new-secret-of-at-least-32-characters";
+   * const before = new SessionManager({ cookieSecret: { "1": oldSecret } });
+   * const setCookie = await before.createSession({ did: "did:web:example.com" });
+   *
+   * const sessions = new SessionManager({
+   *   cookieSecret: { "1": oldSecret, "2": newSecret },
+   * });
+   * const cookie = setCookie.slice(0, setCookie.indexOf(";"));
+   * const request = new Request("http://localhost/", { headers: { cookie } });
+   * const { setCookieHeader } = await sessions.getSessionFromRequest(request);
+   * assert.ok(setCookieHeader?.startsWith("sid=Fe26.2*2*")); // re-sealed
+   *
+   * const [current, old] = sessions.keyUsage().keys;
+   * assert.equal(current?.keyId, "2");
+   * assert.equal(old?.keyId, "1");
+   * assert.equal(old?.opened, 1);
+   * ```
+   */
+  keyUsage(): KeyUsageReport {
+    return (contextOf(this) as ManagerContext).keyUsage();
   }
 }
