@@ -3,7 +3,7 @@
  *
  * ```sh
  * COOKIE_SECRET="$(openssl rand -base64 48)" deno run --allow-net=127.0.0.1 --allow-env=COOKIE_SECRET,PORT examples/deno_serve.ts
- * curl -i -X POST http://127.0.0.1:8000/login -d '{"did":"did:plc:ewvi7nxzyoun6zhxrhs64oiz"}'
+ * curl -i -X POST http://127.0.0.1:8000/login -H 'Origin: http://127.0.0.1:8000' -d '{"did":"did:plc:ewvi7nxzyoun6zhxrhs64oiz"}'
  * ```
  *
  * It listens on `PORT` (default 8000); set `PORT=8001` when 8000 is taken.

@@ -103,11 +103,12 @@ export function compileTrustedOrigins(
   const compiled: string[] = [];
   for (const [index, origin] of origins.entries()) {
     if (typeof origin !== "string" || parseOrigin(origin) !== origin) {
+      // Never echo the value: whatever was passed may be a secret.
       throw new ConfigurationError(
-        `Cannot create SessionManager: trustedOrigins[${index}] must be an exact origin such as "https://app.example.com" (scheme and host, a port only when not the default, no path or trailing slash)${
-          typeof origin === "string" && parseOrigin(origin) !== null
-            ? `: did you mean ${JSON.stringify(parseOrigin(origin))}?`
-            : ""
+        `Cannot create SessionManager: trustedOrigins[${index}] must be an exact origin such as "https://app.example.com" (scheme and lowercase host, a port only when not the default, no path or trailing slash): received ${
+          typeof origin === "string"
+            ? `a string of ${origin.length} characters`
+            : typeof origin
         }`,
       );
     }

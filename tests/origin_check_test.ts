@@ -194,9 +194,9 @@ Deno.test("compileTrustedOrigins() accepts exact origins and explains the rest",
     ["https://a.example", "http://localhost:8000"],
   );
   const bad: [unknown, RegExp][] = [
-    ["https://a.example/", /did you mean "https:\/\/a\.example"\?/],
-    ["https://a.example/path", /did you mean/],
-    ["https://A.example", /did you mean "https:\/\/a\.example"/],
+    ["https://a.example/", /no path or trailing slash/],
+    ["https://a.example/path", /received a string of 22 characters/],
+    ["https://A.example", /lowercase host/],
     ["a.example", /exact origin/],
     ["*", /exact origin/],
     [42, /trustedOrigins\[0\]/],
@@ -206,7 +206,8 @@ Deno.test("compileTrustedOrigins() accepts exact origins and explains the rest",
       assert.throws(
         () => compileTrustedOrigins([origin as string]),
         (error: unknown) =>
-          error instanceof ConfigurationError && message.test(error.message),
+          error instanceof ConfigurationError && message.test(error.message) &&
+          (typeof origin !== "string" || !error.message.includes(origin)),
       );
     });
   }
