@@ -27,13 +27,15 @@ export function copyMetadata(metadata: unknown): SessionMetadata {
 }
 
 /**
- * A frozen copy of a record holding only the known fields.
+ * A fresh, unfrozen copy of a record holding exactly the fields of
+ * {@linkcode SessionRecord}, in their declared order, metadata restricted
+ * to its known string fields (what a store serialises).
  *
  * @param record The record.
- * @returns The frozen copy.
+ * @returns The copy.
  */
-export function freezeRecord(record: SessionRecord): SessionRecord {
-  return Object.freeze({
+export function recordFields(record: SessionRecord): SessionRecord {
+  return {
     id: record.id,
     did: record.did,
     kind: record.kind,
@@ -44,8 +46,20 @@ export function freezeRecord(record: SessionRecord): SessionRecord {
     generation: record.generation,
     rotatedAt: record.rotatedAt,
     successor: record.successor,
-    metadata: Object.freeze(copyMetadata(record.metadata)),
-  });
+    metadata: copyMetadata(record.metadata),
+  };
+}
+
+/**
+ * A frozen copy of a record holding only the known fields.
+ *
+ * @param record The record.
+ * @returns The frozen copy.
+ */
+export function freezeRecord(record: SessionRecord): SessionRecord {
+  const copy = recordFields(record);
+  Object.freeze(copy.metadata);
+  return Object.freeze(copy);
 }
 
 /**
@@ -59,63 +73,78 @@ export function publicRecord(record: SessionRecord): SessionRecord {
   return freezeRecord({ ...record, successor: null });
 }
 
-function isKind(value: unknown): value is SessionKind {
-  return value === "cookie" || value === "token";
-}
-
 /**
- * Reads a stored value back as a frozen record. Records written before
- * records had a kind (version 0.1) read as cookies at generation 0, with
- * `authenticatedAt` their `createdAt`.
+ * Reads a stored value back as a frozen record holding exactly the fields
+ * of {@linkcode SessionRecord}. A record written before v2 (no `kind`,
+ * `authenticatedAt`, `generation`, `rotatedAt`, `successor`) reads as a
+ * cookie session signed in at `createdAt` that was never rotated. Times
+ * must be finite numbers and `metadata` an object (not an array).
  *
- * @param value What the store held.
+ * @param value What the store held, or what a caller passed.
  * @returns The record, or null when the value is not one.
  */
 export function toSessionRecord(value: unknown): SessionRecord | null {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return null;
-  }
-  const record = value as Record<string, unknown>;
+  if (!isObject(value)) return null;
+  const {
+    id,
+    did,
+    createdAt,
+    lastAccessed,
+    expiresAt,
+    metadata,
+    kind = "cookie",
+    authenticatedAt = createdAt,
+    generation = 0,
+    rotatedAt = null,
+    successor = null,
+  } = value;
   if (
-    typeof record.id !== "string" || typeof record.did !== "string" ||
-    typeof record.createdAt !== "number" ||
-    typeof record.lastAccessed !== "number" ||
-    typeof record.expiresAt !== "number" ||
-    record.metadata === null || typeof record.metadata !== "object" ||
-    (record.kind !== undefined && record.kind !== "cookie" &&
-      record.kind !== "token") ||
-    (record.authenticatedAt !== undefined &&
-      typeof record.authenticatedAt !== "number") ||
-    (record.generation !== undefined &&
-      !Number.isSafeInteger(record.generation)) ||
-    (record.rotatedAt !== undefined && record.rotatedAt !== null &&
-      typeof record.rotatedAt !== "number") ||
-    (record.successor !== undefined && record.successor !== null &&
-      typeof record.successor !== "string")
-  ) {
-    return null;
-  }
-  const kind = record.kind ?? "cookie";
-  const authenticatedAt = record.authenticatedAt ?? record.createdAt;
-  const generation = record.generation ?? 0;
-  const rotatedAt = record.rotatedAt ?? null;
-  const successor = record.successor ?? null;
-  if (
-    !isKind(kind) || typeof authenticatedAt !== "number" ||
+    typeof id !== "string" || typeof did !== "string" ||
+    !isTime(createdAt) || !isTime(lastAccessed) || !isTime(expiresAt) ||
+    !isObject(metadata) || !isKind(kind) || !isTime(authenticatedAt) ||
     !Number.isSafeInteger(generation) || (generation as number) < 0 ||
-    (rotatedAt !== null && typeof rotatedAt !== "number") ||
+    (rotatedAt !== null && !isTime(rotatedAt)) ||
     (successor !== null && typeof successor !== "string")
   ) {
     return null;
   }
-  return freezeRecord({
-    ...(record as unknown as SessionRecord),
+  return Object.freeze({
+    id,
+    did,
     kind,
+    createdAt,
+    lastAccessed,
+    expiresAt,
     authenticatedAt,
     generation: generation as number,
-    rotatedAt: rotatedAt as number | null,
-    successor: successor as string | null,
+    rotatedAt,
+    successor,
+    metadata: Object.freeze(copyMetadata(metadata)),
   });
+}
+
+/**
+ * Tells whether a value is a plain object (not null, not an array).
+ *
+ * @param value Anything.
+ * @returns Whether it is an object to read fields from.
+ */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Tells whether a value is a usable time: a finite number.
+ *
+ * @param value Anything.
+ * @returns Whether it is a finite number.
+ */
+export function isTime(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function isKind(value: unknown): value is SessionKind {
+  return value === "cookie" || value === "token";
 }
 
 /**

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-console
 /**
  * Starts a real PostgreSQL server on a free 127.0.0.1 port for the
  * PostgreSQL tests, and stops (or restarts) it afterwards.
@@ -16,6 +15,13 @@
  *
  * @module
  */
+
+import {
+  freePort,
+  pollUntilReady,
+  serverAvailable,
+  serverProcess,
+} from "./_server_process.ts";
 
 /** A running (or stopped, restartable) PostgreSQL server owned by a test. */
 export interface PostgresServer {
@@ -45,24 +51,12 @@ export const postgresBinDir: string | null = await findPostgres();
  * @returns Whether PostgreSQL is available.
  */
 export function postgresAvailable(suite: string): boolean {
-  if (postgresBinDir !== null) return true;
-  const reason =
-    "PostgreSQL was not found (looked in $POSTGRES_BIN and /usr/lib/postgresql/*/bin); install it, e.g. apt-get install postgresql";
-  if (Deno.env.get("CI") === "true") {
-    Deno.test(`${suite}: PostgreSQL is required when CI=true`, () => {
-      throw new Error(
-        `${reason}. CI=true, so the PostgreSQL tests must run rather than be skipped`,
-      );
-    });
-  } else {
-    console.warn(`Skipping ${suite}: ${reason}`);
-    Deno.test({
-      name: `${suite} (skipped: PostgreSQL not installed)`,
-      ignore: true,
-      fn() {},
-    });
-  }
-  return false;
+  return serverAvailable(postgresBinDir !== null, suite, {
+    name: "PostgreSQL",
+    tests: "PostgreSQL",
+    reason:
+      "PostgreSQL was not found (looked in $POSTGRES_BIN and /usr/lib/postgresql/*/bin); install it, e.g. apt-get install postgresql",
+  });
 }
 
 /**
@@ -134,51 +128,27 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     "-c",
     "log_min_messages=fatal",
   ];
-  let child: Deno.ChildProcess | null = null;
-
-  async function start(): Promise<void> {
-    if (child !== null) throw new Error("postgres is already running");
-    child = new Deno.Command(`${bin}/postgres`, {
-      args,
-      ...asUser,
-      env: { LC_ALL: "C" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await waitForAccept(port, child);
-    } catch (error) {
-      await stop();
-      throw error;
-    }
-  }
-
-  async function stop(): Promise<void> {
-    const running = child;
-    if (running === null) return;
-    child = null;
-    try {
-      // SIGINT is PostgreSQL's "fast" shutdown: ends the sessions, writes a
-      // checkpoint and exits.
-      Deno.kill(running.pid, "SIGINT");
-    } catch {
-      // Already exited.
-    }
-    await running.status;
-  }
-
-  await start();
+  const server = serverProcess({
+    name: "postgres",
+    command: `${bin}/postgres`,
+    args,
+    spawn: { ...asUser, env: { LC_ALL: "C" } },
+    // SIGINT is PostgreSQL's "fast" shutdown: ends the sessions, writes a
+    // checkpoint and exits.
+    stopSignal: "SIGINT",
+    ready: (child) => waitForAccept(port, child),
+  });
+  await server.start();
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     get pid(): number | null {
-      return child?.pid ?? null;
+      return server.pid;
     },
-    stop,
-    start,
+    stop: server.stop,
+    start: server.start,
     async close(): Promise<void> {
-      await stop();
+      await server.stop();
       await Deno.remove(root, { recursive: true });
     },
   };
@@ -237,56 +207,36 @@ async function serverUser(): Promise<{ uid: number; gid: number } | null> {
   );
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /**
  * Polls with a protocol-level SSLRequest until the server answers it (one
  * byte, `N`): it then accepts connections. (While starting up it accepts the
  * TCP connection but closes it.)
  */
-async function waitForAccept(
+function waitForAccept(
   port: number,
   child: Deno.ChildProcess,
 ): Promise<void> {
-  let done = false;
-  const exited = child.status.then((status) => {
-    done = true;
-    return status;
-  });
-  const deadline = Date.now() + 20_000;
   // SSLRequest: length 8, code 80877103.
   const sslRequest = new Uint8Array([0, 0, 0, 8, 4, 210, 22, 47]);
-  while (Date.now() < deadline) {
-    if (done) {
-      throw new Error(
-        `postgres exited with code ${
-          (await exited).code
-        } before accepting connections`,
-      );
-    }
-    try {
+  return pollUntilReady(child, {
+    name: "postgres",
+    port,
+    before: "accepting connections",
+    failure: "did not accept connections",
+    timeoutMs: 20_000,
+    intervalMs: 50,
+    async probe(): Promise<boolean> {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
         await conn.write(sslRequest);
         const buffer = new Uint8Array(1);
         const read = await conn.read(buffer);
-        if (read === 1 && buffer[0] === 78 /* N */ && await ready(port)) {
-          return;
-        }
+        return read === 1 && buffer[0] === 78 /* N */ && await ready(port);
       } finally {
         conn.close();
       }
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`postgres did not accept connections on port ${port}`);
+    },
+  });
 }
 
 /**

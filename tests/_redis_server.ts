@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-console
 /**
  * Starts a real `redis-server` on a free 127.0.0.1 port for the Redis tests,
  * and stops (or restarts) it afterwards.
@@ -8,6 +7,15 @@
  *
  * @module
  */
+
+import {
+  freePort,
+  pollUntilReady,
+  serverAvailable,
+  serverProcess,
+} from "./_server_process.ts";
+
+export { freePort };
 
 /** A running (or stopped, restartable) redis-server owned by a test. */
 export interface RedisServer {
@@ -47,24 +55,12 @@ export const redisServerPath: string | null = await findRedisServer();
  * @returns Whether redis-server is available.
  */
 export function redisAvailable(suite: string): boolean {
-  if (redisServerPath !== null) return true;
-  const reason =
-    "redis-server was not found (looked in $REDIS_SERVER and on $PATH); install it, e.g. apt-get install redis-server";
-  if (Deno.env.get("CI") === "true") {
-    Deno.test(`${suite}: redis-server is required when CI=true`, () => {
-      throw new Error(
-        `${reason}. CI=true, so the Redis tests must run rather than be skipped`,
-      );
-    });
-  } else {
-    console.warn(`Skipping ${suite}: ${reason}`);
-    Deno.test({
-      name: `${suite} (skipped: redis-server not installed)`,
-      ignore: true,
-      fn() {},
-    });
-  }
-  return false;
+  return serverAvailable(redisServerPath !== null, suite, {
+    name: "redis-server",
+    tests: "Redis",
+    reason:
+      "redis-server was not found (looked in $REDIS_SERVER and on $PATH); install it, e.g. apt-get install redis-server",
+  });
 }
 
 /**
@@ -99,44 +95,22 @@ export async function startRedisServer(
       : ["--appendonly", "no"]),
     ...(options.args ?? []),
   ];
-  let child: Deno.ChildProcess | null = null;
-
-  async function start(): Promise<void> {
-    if (child !== null) throw new Error("redis-server is already running");
-    child = new Deno.Command(binary!, {
-      args,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await waitForPing(port, child);
-    } catch (error) {
-      await stop();
-      throw error;
-    }
-  }
-
-  async function stop(): Promise<void> {
-    const running = child;
-    if (running === null) return;
-    child = null;
-    try {
-      running.kill("SIGTERM");
-    } catch {
-      // Already exited.
-    }
-    await running.status;
-  }
-
-  await start();
+  const server = serverProcess({
+    name: "redis-server",
+    command: binary,
+    args,
+    // SIGTERM, so an append-only file is flushed.
+    stopSignal: "SIGTERM",
+    ready: (child) => waitForPing(port, child),
+  });
+  await server.start();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    stop,
-    start,
+    stop: server.stop,
+    start: server.start,
     async close(): Promise<void> {
-      await stop();
+      await server.stop();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -167,54 +141,33 @@ async function findRedisServer(): Promise<string | null> {
 }
 
 /**
- * A port on 127.0.0.1 that was free a moment ago.
- *
- * @returns The port.
- */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/**
  * Polls with a raw RESP PING until the server answers +PONG.
  *
  * @param port The server's port on 127.0.0.1.
  * @param child The server process, to stop waiting if it exits.
  */
-export async function waitForPing(
+export function waitForPing(
   port: number,
   child: Deno.ChildProcess,
 ): Promise<void> {
-  const exited = child.status.then((status) => status);
-  let done = false;
-  exited.finally(() => done = true);
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (done) {
-      throw new Error(
-        `redis-server exited with code ${
-          (await exited).code
-        } before answering PING`,
-      );
-    }
-    try {
+  return pollUntilReady(child, {
+    name: "redis-server",
+    port,
+    before: "answering PING",
+    failure: "did not answer PING",
+    timeoutMs: 10_000,
+    intervalMs: 25,
+    async probe(): Promise<boolean> {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
         await conn.write(new TextEncoder().encode("PING\r\n"));
         const buffer = new Uint8Array(16);
         const read = await conn.read(buffer);
         const reply = new TextDecoder().decode(buffer.subarray(0, read ?? 0));
-        if (reply.startsWith("+PONG")) return;
+        return reply.startsWith("+PONG");
       } finally {
         conn.close();
       }
-    } catch {
-      // Not listening yet, or still loading its data.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`redis-server did not answer PING on port ${port}`);
+    },
+  });
 }

@@ -7,8 +7,10 @@
 
 import {
   assertSessionCap,
+  copyMetadata,
   newestFirst,
   timeToLive,
+  toSessionRecord,
 } from "../_session_record.ts";
 import type {
   CreateSessionOptions,
@@ -19,12 +21,7 @@ import type {
   TokenRotation,
 } from "../store.ts";
 import type { KvKeys } from "./_deno_kv_keys.ts";
-import {
-  copyMetadata,
-  type IndexEntry,
-  toIndexEntry,
-  toRecord,
-} from "./_deno_kv_record.ts";
+import { type IndexEntry, toIndexEntry } from "./_deno_kv_record.ts";
 import { type Attempt, retry, type RetryLimits } from "./_deno_kv_retry.ts";
 
 /** Sessions deleted per atomic operation (Deno KV caps mutations at 1000). */
@@ -50,16 +47,12 @@ export class KvSessions implements SessionStore {
     this.#keys = keys;
     this.#limits = limits;
   }
+
   /**
-   * Stores a new record; with `maxSessionsPerUser`, evicts the DID's oldest
-   * other active sessions in the same commit so that at most that many
-   * remain, the new one included (it is never evicted); with `replaces`,
-   * deletes that session of the same DID in the same commit.
+   * See `SessionStore.createSession`: the cap and `replaces` commit with the
+   * record, checked against the DID's marker; a backlog over the cap larger
+   * than one batch is evicted over several commits.
    *
-   * @param record The new session.
-   * @param options The cap and the session replaced.
-   * @param now The manager's clock.
-   * @returns The records evicted to honour the cap.
    * @throws {TypeError} When `record` is not a session record.
    * @throws {RangeError} When the cap is not a non-negative integer.
    * @throws {StoreError} When a retry bound is reached.
@@ -71,7 +64,7 @@ export class KvSessions implements SessionStore {
   ): Promise<readonly SessionRecord[]> {
     const cap = options.maxSessionsPerUser;
     assertSessionCap(cap);
-    const stored = toRecord(record);
+    const stored = toSessionRecord(record);
     if (stored === null) {
       throw new TypeError(
         "Cannot create session: record must be a SessionRecord with string id and did, numeric times and a metadata object",
@@ -96,7 +89,7 @@ export class KvSessions implements SessionStore {
         : await this.#kv.getMany<unknown[]>(
           replacedKey === null ? [markerKey] : [markerKey, replacedKey],
         );
-      const replaced = created ? null : toRecord(reads[1]?.value);
+      const replaced = created ? null : toSessionRecord(reads[1]?.value);
       const replacedId = replaced?.did === did ? replaced.id : null;
       const others = cap === undefined ? [] : (await this.#index(did))
         .filter((entry) =>
@@ -131,31 +124,20 @@ export class KvSessions implements SessionStore {
     return evicted;
   }
 
-  /**
-   * Returns an active session: one `get`.
-   *
-   * @param id The session id.
-   * @param now The manager's clock.
-   * @returns The record, or null when absent or expired.
-   */
+  /** See `SessionStore.getSession`: one `get`. */
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
     const key = await this.#keys.session(id);
     let result: SessionRecord | null = null;
     await this.#run("getSession", async () => {
-      result = live(toRecord((await this.#kv.get(key)).value), now);
+      result = live(toSessionRecord((await this.#kv.get(key)).value), now);
       return "done";
     });
     return result;
   }
 
   /**
-   * Updates an active session (`metadata` is merged into the record's): a
-   * `get` and a commit checked against it, the sliding refresh's minimum.
-   *
-   * @param id The session id.
-   * @param update The fields to change.
-   * @param now The manager's clock.
-   * @returns The updated record, or null when absent or expired.
+   * See `SessionStore.updateSession`: a `get` and a commit checked against it,
+   * the sliding refresh's minimum.
    */
   async updateSession(
     id: string,
@@ -177,16 +159,8 @@ export class KvSessions implements SessionStore {
   }
 
   /**
-   * Rotates a token if its record is active and still at `generation`: a
-   * `get` and a commit checked against its versionstamp, so of concurrent
-   * callers with the same generation, across handles and processes, at
-   * most one rotates.
-   *
-   * @param id The session id.
-   * @param generation The generation the caller presented.
-   * @param rotation The next generation's times and sealed successor.
-   * @param now The manager's clock.
-   * @returns Whether this call rotated, and the record as it stands.
+   * See `SessionStore.rotateToken`: a `get` and a commit checked against its
+   * versionstamp.
    */
   async rotateToken(
     id: string,
@@ -214,12 +188,8 @@ export class KvSessions implements SessionStore {
   }
 
   /**
-   * Lists a DID's active sessions, newest first: one `list` (plus a
-   * `getMany` per 10 index entries written by an earlier version).
-   *
-   * @param did The DID.
-   * @param now The manager's clock.
-   * @returns The records.
+   * See `SessionStore.listSessions`: one `list` (plus a `getMany` per 10 index
+   * entries written by an earlier version).
    */
   async listSessions(
     did: string,
@@ -237,18 +207,13 @@ export class KvSessions implements SessionStore {
     return records.sort(newestFirst);
   }
 
-  /**
-   * Deletes one session: a `get` and a checked commit.
-   *
-   * @param id The session id.
-   * @returns The record it deleted (expired or not), or null.
-   */
+  /** See `SessionStore.deleteSession`: a `get` and a checked commit. */
   async deleteSession(id: string): Promise<SessionRecord | null> {
     const sessionKey = await this.#keys.session(id);
     let deleted: SessionRecord | null = null;
     await this.#run("deleteSession", async () => {
       const entry = await this.#kv.get(sessionKey);
-      const record = toRecord(entry.value);
+      const record = toSessionRecord(entry.value);
       deleted = null;
       if (entry.versionstamp === null) return "done";
       const op = this.#kv.atomic().check(entry).delete(sessionKey);
@@ -267,11 +232,8 @@ export class KvSessions implements SessionStore {
   }
 
   /**
-   * Deletes every session of a DID: a `get`, a `list` and a checked commit
-   * per 100 sessions.
-   *
-   * @param did The DID.
-   * @returns The records deleted (expired or not).
+   * See `SessionStore.deleteAllSessions`: a `get`, a `list` and a checked
+   * commit per 100 sessions.
    */
   async deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
     const markerKey = await this.#keys.userMarker(did);
@@ -295,12 +257,8 @@ export class KvSessions implements SessionStore {
   }
 
   /**
-   * Remembers a revoked legacy token id until it expires; the entry carries
-   * `expireIn`, so Deno KV drops it afterwards.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires.
-   * @param now The manager's clock.
+   * See `SessionStore.revokeToken`: the entry carries `expireIn`, so Deno KV
+   * drops it afterwards.
    */
   async revokeToken(
     jti: string,
@@ -321,13 +279,7 @@ export class KvSessions implements SessionStore {
     });
   }
 
-  /**
-   * Tells whether a legacy token id is revoked: one `get`.
-   *
-   * @param jti The token id.
-   * @param now The manager's clock.
-   * @returns Whether it is revoked and its entry has not expired.
-   */
+  /** See `SessionStore.isTokenRevoked`: one `get`. */
   async isTokenRevoked(jti: string, now: number): Promise<boolean> {
     const key = await this.#keys.revokedToken(jti);
     let revoked = false;
@@ -338,6 +290,7 @@ export class KvSessions implements SessionStore {
     });
     return revoked;
   }
+
   /**
    * Reads an active record, lets `change` compute its successor (null: no
    * change) and commits it, with its index copy, checked against the read:
@@ -354,10 +307,10 @@ export class KvSessions implements SessionStore {
     let result: Change = { read: null, written: null };
     await this.#run(operation, async () => {
       const entry = await this.#kv.get(sessionKey);
-      const record = live(toRecord(entry.value), now);
+      const record = live(toSessionRecord(entry.value), now);
       result = { read: record, written: null };
       if (record === null) return "done";
-      const updated = toRecord(change(record));
+      const updated = toSessionRecord(change(record));
       if (updated === null) return "done";
       const expireIn = timeToLive(updated.expiresAt, now);
       // The record's versionstamp also guards its index copy: both are
@@ -398,7 +351,7 @@ export class KvSessions implements SessionStore {
       );
       const read = await this.#kv.getMany(keys);
       batch.forEach((entry, j) => {
-        const record = toRecord(read[j]?.value);
+        const record = toSessionRecord(read[j]?.value);
         const index = entries.indexOf(entry);
         entries[index] = {
           ...entry,

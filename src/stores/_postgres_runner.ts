@@ -9,7 +9,7 @@
 import { StoreError } from "../errors.ts";
 import { toNumber, whole } from "./_postgres_rows.ts";
 import { type PostgresStatements, SWEEP_BATCH } from "./_postgres_sql.ts";
-import type { PostgresClient } from "./postgres.ts";
+import type { PostgresClient } from "./_postgres_options.ts";
 
 /** How often, on the manager's clock, writes trigger a clean-up. */
 const SWEEP_INTERVAL_MS = 60_000;

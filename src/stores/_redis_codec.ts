@@ -5,8 +5,9 @@
  * @module
  */
 
+import { recordFields } from "../_session_record.ts";
 import { StoreError } from "../errors.ts";
-import type { SessionMetadata, SessionRecord } from "../store.ts";
+import type { SessionRecord } from "../store.ts";
 
 const decoder = new TextDecoder();
 
@@ -79,36 +80,7 @@ export function toArray(reply: unknown): unknown[] {
  * @returns The JSON.
  */
 export function encodeRecord(record: SessionRecord): string {
-  return JSON.stringify({
-    id: record.id,
-    did: record.did,
-    kind: record.kind,
-    createdAt: record.createdAt,
-    lastAccessed: record.lastAccessed,
-    expiresAt: record.expiresAt,
-    authenticatedAt: record.authenticatedAt,
-    generation: record.generation,
-    rotatedAt: record.rotatedAt,
-    successor: record.successor,
-    metadata: encodeMetadata(record.metadata),
-  });
-}
-
-/**
- * The known string fields of untrusted metadata, in a fresh object.
- *
- * @param metadata The metadata.
- * @returns The copy.
- */
-export function encodeMetadata(metadata: unknown): SessionMetadata {
-  const copy: SessionMetadata = {};
-  if (metadata === null || typeof metadata !== "object") return copy;
-  const source = metadata as Record<string, unknown>;
-  if (typeof source.ipAddress === "string") copy.ipAddress = source.ipAddress;
-  if (typeof source.userAgent === "string") copy.userAgent = source.userAgent;
-  if (typeof source.scope === "string") copy.scope = source.scope;
-  if (typeof source.label === "string") copy.label = source.label;
-  return copy;
+  return JSON.stringify(recordFields(record));
 }
 
 type Parsed = Record<string, unknown> & { metadata: unknown };

@@ -7,6 +7,7 @@
 
 import {
   assertSessionCap,
+  copyMetadata,
   newestFirst,
   timeToLive,
 } from "../_session_record.ts";
@@ -20,7 +21,6 @@ import type {
 } from "../store.ts";
 import {
   decodeRecord,
-  encodeMetadata,
   encodeRecord,
   toArray,
   toInteger,
@@ -125,7 +125,7 @@ export class RedisSessions {
         update.expiresAt === undefined ? "" : String(update.expiresAt),
         update.metadata === undefined
           ? ""
-          : JSON.stringify(encodeMetadata(update.metadata)),
+          : JSON.stringify(copyMetadata(update.metadata)),
       ],
     );
     const [code, raw] = recordReply(reply);

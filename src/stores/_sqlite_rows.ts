@@ -4,12 +4,11 @@
  * @module
  */
 
+import { copyMetadata, newestFirst } from "../_session_record.ts";
 import { StoreError } from "../errors.ts";
-import type { SessionMetadata, SessionRecord } from "../store.ts";
+import type { SessionRecord } from "../store.ts";
 import type { Row } from "./_sqlite_driver.ts";
 import type { SessionRow } from "./_sqlite_sql.ts";
-
-const METADATA_FIELDS = ["ipAddress", "userAgent", "scope", "label"] as const;
 
 /**
  * The known metadata fields that hold strings, as a JSON object; anything
@@ -20,17 +19,6 @@ const METADATA_FIELDS = ["ipAddress", "userAgent", "scope", "label"] as const;
  */
 export function metadataJson(metadata: unknown): string {
   return JSON.stringify(copyMetadata(metadata));
-}
-
-function copyMetadata(metadata: unknown): SessionMetadata {
-  const copy: SessionMetadata = {};
-  if (metadata === null || typeof metadata !== "object") return copy;
-  const source = metadata as Record<string, unknown>;
-  for (const field of METADATA_FIELDS) {
-    const value = source[field];
-    if (typeof value === "string") copy[field] = value;
-  }
-  return copy;
 }
 
 /**
@@ -157,9 +145,7 @@ export function toTime(value: unknown): number {
  * @returns The records.
  */
 export function records(rows: readonly Row[]): SessionRecord[] {
-  return rows.map(toRecord).sort((a, b) =>
-    b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
-  );
+  return rows.map(toRecord).sort(newestFirst);
 }
 
 /**

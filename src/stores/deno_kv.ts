@@ -135,15 +135,9 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Stores a new record; with `maxSessionsPerUser`, evicts the DID's oldest
-   * other active sessions in the same commit so that at most that many
-   * remain, the new one included (it is never evicted); with `replaces`,
-   * deletes that session of the same DID in the same commit.
+   * Stores a new record; the cap and `replaces` commit with it (it is never the
+   * one evicted). See {@linkcode SessionStore.createSession}.
    *
-   * @param record The new session.
-   * @param options The cap and the session replaced.
-   * @param now The manager's clock.
-   * @returns The records evicted to honour the cap.
    * @throws {TypeError} When `record` is not a session record.
    * @throws {RangeError} When the cap is not a non-negative integer.
    */
@@ -156,24 +150,16 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Returns an active session.
-   *
-   * @param id The session id.
-   * @param now The manager's clock.
-   * @returns The record, or null when absent or expired.
+   * Returns an active session: one `get`. See
+   * {@linkcode SessionStore.getSession}.
    */
   getSession(id: string, now: number): Promise<SessionRecord | null> {
     return this.#sessions.getSession(id, now);
   }
 
   /**
-   * Updates an active session (the sliding refresh); `metadata` is merged
-   * into the record's.
-   *
-   * @param id The session id.
-   * @param update The fields to change.
-   * @param now The manager's clock.
-   * @returns The updated record, or null when absent or expired.
+   * Updates an active session (the sliding refresh; `metadata` is merged): a
+   * `get` and a checked commit. See {@linkcode SessionStore.updateSession}.
    */
   updateSession(
     id: string,
@@ -184,15 +170,9 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Rotates a token if its record is active and still at `generation`; of
-   * concurrent callers with the same generation, across handles and
-   * processes, at most one rotates.
-   *
-   * @param id The session id.
-   * @param generation The generation the caller presented.
-   * @param rotation The next generation's times and sealed successor.
-   * @param now The manager's clock.
-   * @returns Whether this call rotated, and the record as it stands.
+   * Rotates a token's record with a commit checked against its versionstamp:
+   * across handles and processes, at most one caller rotates. See
+   * {@linkcode SessionStore.rotateToken}.
    */
   rotateToken(
     id: string,
@@ -204,65 +184,47 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Lists a DID's active sessions, newest first.
-   *
-   * @param did The DID.
-   * @param now The manager's clock.
-   * @returns The records.
+   * Lists a DID's active sessions, newest first: one `list`. See
+   * {@linkcode SessionStore.listSessions}.
    */
   listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
     return this.#sessions.listSessions(did, now);
   }
 
   /**
-   * Deletes one session.
-   *
-   * @param id The session id.
-   * @returns The record it deleted (expired or not), or null.
+   * Deletes one session, expired or not; see
+   * {@linkcode SessionStore.deleteSession}.
    */
   deleteSession(id: string): Promise<SessionRecord | null> {
     return this.#sessions.deleteSession(id);
   }
 
   /**
-   * Deletes every session of a DID, 100 per commit.
-   *
-   * @param did The DID.
-   * @returns The records deleted (expired or not).
+   * Deletes every session of a DID (expired or not), 100 per commit; see
+   * {@linkcode SessionStore.deleteAllSessions}.
    */
   deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
     return this.#sessions.deleteAllSessions(did);
   }
 
   /**
-   * Remembers a revoked legacy token id until it expires.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires.
-   * @param now The manager's clock.
+   * Remembers a revoked legacy token id until it expires; see
+   * {@linkcode SessionStore.revokeToken}.
    */
   revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
     return this.#sessions.revokeToken(jti, expiresAt, now);
   }
 
   /**
-   * Tells whether a legacy token id is revoked.
-   *
-   * @param jti The token id.
-   * @param now The manager's clock.
-   * @returns Whether it is revoked and its entry has not expired.
+   * Tells whether a legacy token id is revoked: one `get`. See
+   * {@linkcode SessionStore.isTokenRevoked}.
    */
   isTokenRevoked(jti: string, now: number): Promise<boolean> {
     return this.#sessions.isTokenRevoked(jti, now);
   }
 
   /**
-   * Returns a live value.
-   *
-   * @param namespace The value's namespace.
-   * @param key The value's key.
-   * @param now The manager's clock.
-   * @returns The value, or null when absent or expired.
+   * Returns a live value: one `get`. See {@linkcode KeyValueStore.getValue}.
    */
   getValue(
     namespace: ValueNamespace,
@@ -273,13 +235,8 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Stores a value until `expiresAt`.
+   * Stores a value until `expiresAt`; see {@linkcode KeyValueStore.setValue}.
    *
-   * @param namespace The value's namespace.
-   * @param key The value's key.
-   * @param value The value.
-   * @param expiresAt When it expires, or null for never.
-   * @param now The manager's clock.
    * @throws {TypeError} When `value` is not a string.
    */
   setValue(
@@ -293,13 +250,8 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Reads and deletes a live value; of concurrent callers, across
-   * processes, at most one receives it.
-   *
-   * @param namespace The value's namespace.
-   * @param key The value's key.
-   * @param now The manager's clock.
-   * @returns The value, or null when absent, expired or taken.
+   * Reads and deletes a live value; across processes, at most one caller
+   * receives it. See {@linkcode KeyValueStore.takeValue}.
    */
   takeValue(
     namespace: ValueNamespace,
@@ -309,14 +261,7 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
     return this.#values.takeValue(namespace, key, now);
   }
 
-  /**
-   * Deletes a value.
-   *
-   * @param namespace The value's namespace.
-   * @param key The value's key.
-   * @param now The manager's clock.
-   * @returns Whether a live value existed.
-   */
+  /** Deletes a value; see {@linkcode KeyValueStore.deleteValue}. */
   deleteValue(
     namespace: ValueNamespace,
     key: string,
@@ -326,23 +271,16 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Deletes every value of a namespace, 500 per commit.
-   *
-   * @param namespace The namespace.
+   * Deletes every value of a namespace, 500 per commit; see
+   * {@linkcode KeyValueStore.clearValues}.
    */
   clearValues(namespace: ValueNamespace): Promise<void> {
     return this.#values.clearValues(namespace);
   }
 
   /**
-   * Takes the lease `name` for `owner` until `now + leaseMs` if it is free
-   * or has run out, or extends it if `owner` holds it.
+   * Takes or extends a lease; see {@linkcode KeyValueStore.acquireLock}.
    *
-   * @param name The lock's name.
-   * @param owner Who takes it (unique per holder).
-   * @param leaseMs How long the lease lasts.
-   * @param now The manager's clock.
-   * @returns Whether `owner` now holds the lease.
    * @throws {RangeError} When `leaseMs` is not a positive number.
    */
   acquireLock(
@@ -355,13 +293,8 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Extends `owner`'s live lease to `now + leaseMs`.
+   * Extends `owner`'s live lease; see {@linkcode KeyValueStore.renewLock}.
    *
-   * @param name The lock's name.
-   * @param owner The holder.
-   * @param leaseMs How long the lease lasts from now.
-   * @param now The manager's clock.
-   * @returns Whether `owner` held it and it was extended.
    * @throws {RangeError} When `leaseMs` is not a positive number.
    */
   renewLock(
@@ -374,10 +307,8 @@ export class DenoKvSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Frees the lease if `owner` holds it, never another's.
-   *
-   * @param name The lock's name.
-   * @param owner The holder.
+   * Frees the lease if `owner` holds it, never another's; see
+   * {@linkcode KeyValueStore.releaseLock}.
    */
   releaseLock(name: string, owner: string): Promise<void> {
     return this.#values.releaseLock(name, owner);

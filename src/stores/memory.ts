@@ -62,13 +62,8 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   #nextSweep = 0;
 
   /**
-   * Stores a record, evicting the DID's oldest other sessions beyond the
-   * cap and deleting the session it replaces.
-   *
-   * @param record The new session.
-   * @param options The cap and the session replaced.
-   * @param now The manager's clock.
-   * @returns The evicted records.
+   * Stores a record; the cap and `replaces` apply in the same synchronous step.
+   * See {@linkcode SessionStore.createSession}.
    */
   createSession(
     record: SessionRecord,
@@ -100,25 +95,12 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
     return Promise.resolve(evicted);
   }
 
-  /**
-   * Returns an active session.
-   *
-   * @param id The session id.
-   * @param now The manager's clock.
-   * @returns The record or null.
-   */
+  /** Returns an active session; see {@linkcode SessionStore.getSession}. */
   getSession(id: string, now: number): Promise<SessionRecord | null> {
     return Promise.resolve(this.#live(id, now));
   }
 
-  /**
-   * Updates an active session.
-   *
-   * @param id The session id.
-   * @param update The fields to change.
-   * @param now The manager's clock.
-   * @returns The updated record or null.
-   */
+  /** Updates an active session; see {@linkcode SessionStore.updateSession}. */
   updateSession(
     id: string,
     update: SessionRecordUpdate,
@@ -137,14 +119,8 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Rotates a token's record to the next generation if it is still at
-   * `generation`.
-   *
-   * @param id The session id.
-   * @param generation The generation the caller presented.
-   * @param rotation The next generation's times and sealed successor.
-   * @param now The manager's clock.
-   * @returns Whether this call rotated, and the record as it stands.
+   * Rotates a token's record if it is still at `generation`; see
+   * {@linkcode SessionStore.rotateToken}.
    */
   rotateToken(
     id: string,
@@ -169,31 +145,21 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Lists a DID's active sessions, newest first.
-   *
-   * @param did The DID.
-   * @param now The manager's clock.
-   * @returns The records.
+   * Lists a DID's active sessions, newest first; see
+   * {@linkcode SessionStore.listSessions}.
    */
   listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
     return Promise.resolve(this.#active(did, now));
   }
 
-  /**
-   * Deletes one session.
-   *
-   * @param id The session id.
-   * @returns The deleted record, or null.
-   */
+  /** Deletes one session; see {@linkcode SessionStore.deleteSession}. */
   deleteSession(id: string): Promise<SessionRecord | null> {
     return Promise.resolve(this.#remove(id));
   }
 
   /**
-   * Deletes every session of a DID.
-   *
-   * @param did The DID.
-   * @returns The deleted records.
+   * Deletes every session of a DID; see
+   * {@linkcode SessionStore.deleteAllSessions}.
    */
   deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
     const deleted: SessionRecord[] = [];
@@ -205,11 +171,8 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Remembers a revoked legacy token id until it expires.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires.
-   * @param now The manager's clock.
+   * Remembers a revoked legacy token id until it expires; see
+   * {@linkcode SessionStore.revokeToken}.
    */
   revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
     this.#sweep(now);
@@ -223,25 +186,15 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Tells whether a legacy token id is revoked.
-   *
-   * @param jti The token id.
-   * @param now The manager's clock.
-   * @returns Whether it is revoked.
+   * Tells whether a legacy token id is revoked; see
+   * {@linkcode SessionStore.isTokenRevoked}.
    */
   isTokenRevoked(jti: string, now: number): Promise<boolean> {
     const expiresAt = this.#revokedTokens.get(jti);
     return Promise.resolve(expiresAt !== undefined && expiresAt > now);
   }
 
-  /**
-   * Returns a live value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null.
-   */
+  /** Returns a live value; see {@linkcode KeyValueStore.getValue}. */
   getValue(
     namespace: ValueNamespace,
     key: string,
@@ -251,13 +204,7 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Stores a value until `expiresAt`.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param value The value.
-   * @param expiresAt When it expires, or null for never.
-   * @param now The manager's clock.
+   * Stores a value until `expiresAt`; see {@linkcode KeyValueStore.setValue}.
    */
   setValue(
     namespace: ValueNamespace,
@@ -274,12 +221,7 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Reads and deletes a live value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null.
+   * Reads and deletes a live value; see {@linkcode KeyValueStore.takeValue}.
    */
   takeValue(
     namespace: ValueNamespace,
@@ -291,14 +233,7 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
     return Promise.resolve(value);
   }
 
-  /**
-   * Deletes a value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns Whether a live value existed.
-   */
+  /** Deletes a value; see {@linkcode KeyValueStore.deleteValue}. */
   deleteValue(
     namespace: ValueNamespace,
     key: string,
@@ -310,24 +245,15 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Deletes every value of a namespace.
-   *
-   * @param namespace The namespace.
+   * Deletes every value of a namespace; see
+   * {@linkcode KeyValueStore.clearValues}.
    */
   clearValues(namespace: ValueNamespace): Promise<void> {
     this.#values.delete(namespace);
     return Promise.resolve();
   }
 
-  /**
-   * Takes or extends a lease.
-   *
-   * @param name The lock's name.
-   * @param owner Who asks.
-   * @param leaseMs How long the lease lasts.
-   * @param now The manager's clock.
-   * @returns Whether `owner` holds the lease now.
-   */
+  /** Takes or extends a lease; see {@linkcode KeyValueStore.acquireLock}. */
   acquireLock(
     name: string,
     owner: string,
@@ -343,13 +269,8 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Extends a lease its owner still holds.
-   *
-   * @param name The lock's name.
-   * @param owner Who asks.
-   * @param leaseMs How long the lease lasts from now.
-   * @param now The manager's clock.
-   * @returns Whether the lease was extended.
+   * Extends a lease its owner still holds; see
+   * {@linkcode KeyValueStore.renewLock}.
    */
   renewLock(
     name: string,
@@ -368,10 +289,8 @@ export class MemorySessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Frees a lease if `owner` holds it.
-   *
-   * @param name The lock's name.
-   * @param owner Who asks.
+   * Frees a lease if `owner` holds it; see
+   * {@linkcode KeyValueStore.releaseLock}.
    */
   releaseLock(name: string, owner: string): Promise<void> {
     if (this.#leases.get(name)?.owner === owner) this.#leases.delete(name);

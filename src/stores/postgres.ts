@@ -36,7 +36,6 @@
  * @module
  */
 
-import { assertSessionCap, newestFirst } from "../_session_record.ts";
 import type {
   CreateSessionOptions,
   KeyValueStore,
@@ -48,109 +47,17 @@ import type {
   ValueNamespace,
 } from "../store.ts";
 import {
-  isLive,
-  keyText,
-  metadataParam,
-  recordParams,
-  rowToRecord,
-  toText,
-  valueOf,
-  whole,
-} from "./_postgres_rows.ts";
-import { PostgresRunner } from "./_postgres_runner.ts";
-import {
-  assertIdentifier,
-  MAX_PREFIX_LENGTH,
-  type PostgresStatements,
-  postgresStatements,
-} from "./_postgres_sql.ts";
+  type PostgresContext,
+  type PostgresSessionStoreOptions,
+  resolveOptions,
+} from "./_postgres_options.ts";
+import { PostgresSessions } from "./_postgres_sessions.ts";
+import { PostgresValues } from "./_postgres_values.ts";
 
-/**
- * The one method the store needs from a PostgreSQL client: run one
- * parameterised statement (`$1`, `$2`... bound to `values`) and resolve to
- * its rows as objects keyed by column name. `npm:pg`'s `Pool` and `Client`
- * have it as they are; for postgres.js,
- * `{ query: async (text, values) => ({ rows: await sql.unsafe(text, values as never[]) }) }`.
- * Use a pool: the store sends independent statements and never needs two
- * of them on one connection.
- *
- * @example A pool from npm:pg
- * ```ts ignore
- * import pg from "pg";
- * import type { PostgresClient } from "@tijs/atproto-sessions/stores/postgres";
- *
- * const client: PostgresClient = new pg.Pool({ connectionString: "postgres://app@127.0.0.1/app" });
- * ```
- */
-export interface PostgresClient {
-  /**
-   * Runs one statement with its parameters.
-   *
-   * @param text The SQL, with `$n` placeholders.
-   * @param values The parameters: strings, numbers and null.
-   * @returns The rows.
-   */
-  query(
-    text: string,
-    values: unknown[],
-  ): Promise<{ rows: Record<string, unknown>[] }>;
-}
-
-/**
- * Options for `new PostgresSessionStore(options)`.
- *
- * @example Separate tables for a second app in the same database
- * ```ts ignore
- * import pg from "pg";
- * import type { PostgresSessionStoreOptions } from "@tijs/atproto-sessions/stores/postgres";
- *
- * const options: PostgresSessionStoreOptions = {
- *   client: new pg.Pool(),
- *   schema: "auth",
- *   tablePrefix: "admin_sessions_",
- * };
- * ```
- */
-export interface PostgresSessionStoreOptions {
-  /** The client (a pool) that runs the statements. */
-  client: PostgresClient;
-  /**
-   * The schema holding the tables; created if missing. Lowercase letters,
-   * digits and underscores.
-   * @default {"public"}
-   */
-  schema?: string;
-  /**
-   * Prepended to every table and function name, so one schema can hold
-   * several stores. Lowercase letters, digits and underscores; at most 40.
-   * @default {"atproto_sessions_"}
-   */
-  tablePrefix?: string;
-  /**
-   * Create the tables on first use. Turn it off when the app's database
-   * role may not run DDL: run {@linkcode PostgresSessionStore.migrate}
-   * (or the SQL of `migrationSql()`) as the owner at deploy time instead.
-   * @default {true}
-   */
-  autoMigrate?: boolean;
-  /**
-   * Delete expired rows as the store is written to, at most once a minute
-   * per store instance (see {@linkcode PostgresSessionStore.deleteExpired}).
-   * Turn it off only if you call `deleteExpired()` on a schedule yourself.
-   * @default {true}
-   */
-  cleanup?: boolean;
-}
-
-/** The defaults of {@linkcode PostgresSessionStoreOptions}. */
-const DEFAULTS: Readonly<
-  Required<Omit<PostgresSessionStoreOptions, "client">>
-> = Object.freeze({
-  schema: "public",
-  tablePrefix: "atproto_sessions_",
-  autoMigrate: true,
-  cleanup: true,
-});
+export type {
+  PostgresClient,
+  PostgresSessionStoreOptions,
+} from "./_postgres_options.ts";
 
 /**
  * Keeps sessions, revoked legacy token ids, short-lived values (AT
@@ -201,8 +108,9 @@ const DEFAULTS: Readonly<
  * ```
  */
 export class PostgresSessionStore implements SessionStore, KeyValueStore {
-  readonly #sql: PostgresStatements;
-  readonly #runner: PostgresRunner;
+  readonly #context: PostgresContext;
+  readonly #sessions: PostgresSessions;
+  readonly #values: PostgresValues;
 
   /**
    * Creates a store that runs its statements through `options.client`.
@@ -215,36 +123,9 @@ export class PostgresSessionStore implements SessionStore, KeyValueStore {
    * lowercase identifier.
    */
   constructor(options: PostgresSessionStoreOptions) {
-    if (typeof options?.client?.query !== "function") {
-      throw new TypeError(
-        `Cannot create PostgresSessionStore: client must have a query(text, values) method, such as a pg Pool: received ${
-          options === null || options === undefined
-            ? String(options)
-            : options.client === null
-            ? "null"
-            : typeof options.client
-        }`,
-      );
-    }
-    const schema = options.schema ?? DEFAULTS.schema;
-    const prefix = options.tablePrefix ?? DEFAULTS.tablePrefix;
-    assertIdentifier("schema", schema, 63, false);
-    assertIdentifier("tablePrefix", prefix, MAX_PREFIX_LENGTH, true);
-    for (const name of ["autoMigrate", "cleanup"] as const) {
-      const value = options[name];
-      if (value !== undefined && typeof value !== "boolean") {
-        throw new TypeError(
-          `Cannot create PostgresSessionStore: ${name} must be a boolean: received ${typeof value}`,
-        );
-      }
-    }
-    this.#sql = postgresStatements(schema, prefix);
-    this.#runner = new PostgresRunner(
-      options.client,
-      this.#sql,
-      options.autoMigrate ?? DEFAULTS.autoMigrate,
-      options.cleanup ?? DEFAULTS.cleanup,
-    );
+    this.#context = resolveOptions(options);
+    this.#sessions = new PostgresSessions(this.#context);
+    this.#values = new PostgresValues(this.#context);
   }
 
   /**
@@ -267,7 +148,7 @@ export class PostgresSessionStore implements SessionStore, KeyValueStore {
    * ```
    */
   migrate(): Promise<void> {
-    return this.#runner.migrate();
+    return this.#context.runner.migrate();
   }
 
   /**
@@ -289,7 +170,7 @@ export class PostgresSessionStore implements SessionStore, KeyValueStore {
    * ```
    */
   migrationSql(): string {
-    return this.#sql.migrate;
+    return this.#context.sql.migrate;
   }
 
   /**
@@ -311,355 +192,184 @@ export class PostgresSessionStore implements SessionStore, KeyValueStore {
    * ```
    */
   async deleteExpired(before: number): Promise<number> {
-    const counts = await this.#runner.deleteExpired(before);
+    const counts = await this.#context.runner.deleteExpired(before);
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
   // ---- SessionStore -------------------------------------------------------
 
   /**
-   * Stores a record in one call of the `create_session` function: under a
-   * per-DID lock it deletes `replaces` (same DID only), inserts the record
-   * and evicts the DID's oldest other active sessions beyond the cap.
+   * Stores a record in one call of the `create_session` function, which under a
+   * per-DID lock deletes `replaces` (same DID only), inserts the record and
+   * evicts beyond the cap; resolves to the evicted records, oldest first. See
+   * {@linkcode SessionStore.createSession}.
    *
-   * @param record The new session.
-   * @param options The cap and the session it replaces.
-   * @param now The manager's clock.
-   * @returns The evicted records, oldest first.
+   * @throws {RangeError} When the cap is not a non-negative integer.
    */
-  async createSession(
+  createSession(
     record: SessionRecord,
     options: CreateSessionOptions,
     now: number,
   ): Promise<readonly SessionRecord[]> {
-    const cap = options?.maxSessionsPerUser;
-    assertSessionCap(cap);
-    const rows = await this.#runner.query(this.#sql.createSession, [
-      ...recordParams(record),
-      cap ?? null,
-      typeof options?.replaces === "string" ? toText(options.replaces) : null,
-      whole("now", now),
-    ]);
-    this.#runner.maybeSweep(now);
-    return rows.map(rowToRecord);
+    return this.#sessions.createSession(record, options, now);
   }
 
   /**
-   * Returns an active session.
-   *
-   * @param id The session id.
-   * @param now The manager's clock.
-   * @returns The record, or null when absent or expired.
+   * Returns an active session: one `SELECT`. See
+   * {@linkcode SessionStore.getSession}.
    */
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const [row] = await this.#runner.query(this.#sql.getSession, [
-      toText(id),
-      whole("now", now),
-    ]);
-    return row === undefined ? null : rowToRecord(row);
+  getSession(id: string, now: number): Promise<SessionRecord | null> {
+    return this.#sessions.getSession(id, now);
   }
 
   /**
-   * Updates an active session in one `UPDATE`; `metadata` is merged into
-   * the record's (`jsonb ||`).
-   *
-   * @param id The session id.
-   * @param update The fields to change.
-   * @param now The manager's clock.
-   * @returns The updated record, or null when absent or expired.
+   * Updates an active session in one `UPDATE`, merging `metadata` (`jsonb ||`);
+   * see {@linkcode SessionStore.updateSession}.
    */
-  async updateSession(
+  updateSession(
     id: string,
     update: SessionRecordUpdate,
     now: number,
   ): Promise<SessionRecord | null> {
-    const [row] = await this.#runner.query(this.#sql.updateSession, [
-      toText(id),
-      update.lastAccessed === undefined
-        ? null
-        : whole("lastAccessed", update.lastAccessed),
-      update.expiresAt === undefined
-        ? null
-        : whole("expiresAt", update.expiresAt, Math.ceil),
-      metadataParam(update.metadata),
-      whole("now", now),
-    ]);
-    return row === undefined ? null : rowToRecord(row);
+    return this.#sessions.updateSession(id, update, now);
   }
 
   /**
-   * Rotates a token's record if it is active and at `generation`: one
-   * `UPDATE ... WHERE generation = $2`, so of concurrent callers exactly
-   * one rotates. A caller that did not rotate then reads the record as it
-   * stands.
-   *
-   * @param id The session id.
-   * @param generation The generation the caller holds.
-   * @param rotation The new times and sealed successor.
-   * @param now The manager's clock.
-   * @returns Whether this call rotated, and the record.
+   * Rotates a token's record with one `UPDATE ... WHERE generation = $2`: of
+   * concurrent callers exactly one rotates. See
+   * {@linkcode SessionStore.rotateToken}.
    */
-  async rotateToken(
+  rotateToken(
     id: string,
     generation: number,
     rotation: TokenRotation,
     now: number,
   ): Promise<RotationResult> {
-    const [row] = await this.#runner.query(this.#sql.rotateToken, [
-      toText(id),
-      whole("generation", generation),
-      whole("lastAccessed", rotation.lastAccessed),
-      whole("expiresAt", rotation.expiresAt, Math.ceil),
-      toText(rotation.successor),
-      whole("now", now),
-    ]);
-    if (row !== undefined) {
-      return Object.freeze({ rotated: true, record: rowToRecord(row) });
-    }
-    return Object.freeze({
-      rotated: false,
-      record: await this.getSession(id, now),
-    });
+    return this.#sessions.rotateToken(id, generation, rotation, now);
   }
 
   /**
-   * Lists a DID's active sessions, newest first.
-   *
-   * @param did The DID.
-   * @param now The manager's clock.
-   * @returns The records.
+   * Lists a DID's active sessions, newest first; see
+   * {@linkcode SessionStore.listSessions}.
    */
-  async listSessions(
-    did: string,
-    now: number,
-  ): Promise<readonly SessionRecord[]> {
-    const rows = await this.#runner.query(this.#sql.listSessions, [
-      toText(did),
-      whole("now", now),
-    ]);
-    return rows.map(rowToRecord).sort(newestFirst);
+  listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
+    return this.#sessions.listSessions(did, now);
+  }
+
+  /** Deletes one session; see {@linkcode SessionStore.deleteSession}. */
+  deleteSession(id: string): Promise<SessionRecord | null> {
+    return this.#sessions.deleteSession(id);
   }
 
   /**
-   * Deletes one session.
-   *
-   * @param id The session id.
-   * @returns The deleted record, or null.
+   * Deletes every session of a DID in one `DELETE`; see
+   * {@linkcode SessionStore.deleteAllSessions}.
    */
-  async deleteSession(id: string): Promise<SessionRecord | null> {
-    const [row] = await this.#runner.query(this.#sql.deleteSession, [
-      toText(id),
-    ]);
-    return row === undefined ? null : rowToRecord(row);
+  deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
+    return this.#sessions.deleteAllSessions(did);
   }
 
   /**
-   * Deletes every session of a DID in one `DELETE`.
-   *
-   * @param did The DID.
-   * @returns The deleted records, newest first.
+   * Remembers a revoked legacy token id until it expires, keeping the later of
+   * two expiries; see {@linkcode SessionStore.revokeToken}.
    */
-  async deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
-    const rows = await this.#runner.query(this.#sql.deleteAllSessions, [
-      toText(did),
-    ]);
-    return rows.map(rowToRecord).sort(newestFirst);
+  revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
+    return this.#sessions.revokeToken(jti, expiresAt, now);
   }
 
   /**
-   * Remembers a revoked legacy token id until it expires, keeping the later
-   * of two expiries.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires.
-   * @param now The manager's clock.
+   * Tells whether a legacy token id is revoked; see
+   * {@linkcode SessionStore.isTokenRevoked}.
    */
-  async revokeToken(
-    jti: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<void> {
-    if (!(expiresAt > now)) return;
-    await this.#runner.query(this.#sql.revokeToken, [
-      toText(jti),
-      whole("expiresAt", expiresAt, Math.ceil),
-    ]);
-    this.#runner.maybeSweep(now);
-  }
-
-  /**
-   * Tells whether a legacy token id is revoked.
-   *
-   * @param jti The token id.
-   * @param now The manager's clock.
-   * @returns Whether it is revoked and its entry has not expired.
-   */
-  async isTokenRevoked(jti: string, now: number): Promise<boolean> {
-    const rows = await this.#runner.query(this.#sql.isTokenRevoked, [
-      toText(jti),
-      whole("now", now),
-    ]);
-    return rows.length > 0;
+  isTokenRevoked(jti: string, now: number): Promise<boolean> {
+    return this.#sessions.isTokenRevoked(jti, now);
   }
 
   // ---- KeyValueStore ------------------------------------------------------
 
-  /**
-   * Returns a live value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null.
-   */
-  async getValue(
+  /** Returns a live value; see {@linkcode KeyValueStore.getValue}. */
+  getValue(
     namespace: ValueNamespace,
     key: string,
     now: number,
   ): Promise<string | null> {
-    const [row] = await this.#runner.query(this.#sql.getValue, [
-      namespace,
-      await keyText(key),
-      whole("now", now),
-    ]);
-    return row === undefined ? null : valueOf(row);
+    return this.#values.getValue(namespace, key, now);
   }
 
   /**
-   * Stores (or overwrites) a value until `expiresAt`.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param value The value.
-   * @param expiresAt When it expires, or null for never.
-   * @param now The manager's clock.
+   * Stores (or overwrites) a value until `expiresAt`; see
+   * {@linkcode KeyValueStore.setValue}.
    */
-  async setValue(
+  setValue(
     namespace: ValueNamespace,
     key: string,
     value: string,
     expiresAt: number | null,
     now: number,
   ): Promise<void> {
-    await this.#runner.query(this.#sql.setValue, [
-      namespace,
-      await keyText(key),
-      toText(value),
-      expiresAt === null ? null : whole("expiresAt", expiresAt, Math.ceil),
-    ]);
-    this.#runner.maybeSweep(now);
+    return this.#values.setValue(namespace, key, value, expiresAt, now);
   }
 
   /**
    * Reads and deletes a value in one `DELETE ... RETURNING`: of concurrent
-   * callers, one receives it.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value if it was live, else null.
+   * callers, one receives it. See {@linkcode KeyValueStore.takeValue}.
    */
-  async takeValue(
+  takeValue(
     namespace: ValueNamespace,
     key: string,
     now: number,
   ): Promise<string | null> {
-    const [row] = await this.#runner.query(this.#sql.takeValue, [
-      namespace,
-      await keyText(key),
-    ]);
-    return row !== undefined && isLive(row, now) ? valueOf(row) : null;
+    return this.#values.takeValue(namespace, key, now);
   }
 
-  /**
-   * Deletes a value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns Whether a live value existed.
-   */
-  async deleteValue(
+  /** Deletes a value; see {@linkcode KeyValueStore.deleteValue}. */
+  deleteValue(
     namespace: ValueNamespace,
     key: string,
     now: number,
   ): Promise<boolean> {
-    const [row] = await this.#runner.query(this.#sql.takeValue, [
-      namespace,
-      await keyText(key),
-    ]);
-    return row !== undefined && isLive(row, now);
+    return this.#values.deleteValue(namespace, key, now);
   }
 
   /**
-   * Deletes every value of a namespace.
-   *
-   * @param namespace The namespace.
+   * Deletes every value of a namespace; see
+   * {@linkcode KeyValueStore.clearValues}.
    */
-  async clearValues(namespace: ValueNamespace): Promise<void> {
-    await this.#runner.query(this.#sql.clearValues, [namespace]);
+  clearValues(namespace: ValueNamespace): Promise<void> {
+    return this.#values.clearValues(namespace);
   }
 
   /**
-   * Takes (or extends) a lease in one `INSERT ... ON CONFLICT DO UPDATE
-   * ... WHERE` statement.
-   *
-   * @param name The lock's name.
-   * @param owner The caller's unique owner id.
-   * @param leaseMs How long the lease lasts.
-   * @param now The manager's clock.
-   * @returns Whether `owner` now holds it.
+   * Takes (or extends) a lease in one `INSERT ... ON CONFLICT DO UPDATE ...
+   * WHERE` statement; see {@linkcode KeyValueStore.acquireLock}.
    */
-  async acquireLock(
+  acquireLock(
     name: string,
     owner: string,
     leaseMs: number,
     now: number,
   ): Promise<boolean> {
-    const rows = await this.#runner.query(this.#sql.acquireLock, [
-      await keyText(name),
-      toText(owner),
-      whole("lease", now + leaseMs, Math.ceil),
-      whole("now", now),
-    ]);
-    this.#runner.maybeSweep(now);
-    return rows.length > 0;
+    return this.#values.acquireLock(name, owner, leaseMs, now);
   }
 
   /**
-   * Extends a lease the owner still holds.
-   *
-   * @param name The lock's name.
-   * @param owner The owner id.
-   * @param leaseMs How long from `now` the lease lasts.
-   * @param now The manager's clock.
-   * @returns Whether it did.
+   * Extends a lease the owner still holds; see
+   * {@linkcode KeyValueStore.renewLock}.
    */
-  async renewLock(
+  renewLock(
     name: string,
     owner: string,
     leaseMs: number,
     now: number,
   ): Promise<boolean> {
-    const rows = await this.#runner.query(this.#sql.renewLock, [
-      await keyText(name),
-      toText(owner),
-      whole("lease", now + leaseMs, Math.ceil),
-      whole("now", now),
-    ]);
-    return rows.length > 0;
+    return this.#values.renewLock(name, owner, leaseMs, now);
   }
 
   /**
-   * Frees a lease if `owner` holds it.
-   *
-   * @param name The lock's name.
-   * @param owner The owner id.
+   * Frees a lease if `owner` holds it; see
+   * {@linkcode KeyValueStore.releaseLock}.
    */
-  async releaseLock(name: string, owner: string): Promise<void> {
-    await this.#runner.query(this.#sql.releaseLock, [
-      await keyText(name),
-      toText(owner),
-    ]);
+  releaseLock(name: string, owner: string): Promise<void> {
+    return this.#values.releaseLock(name, owner);
   }
 }

@@ -226,14 +226,9 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Stores a record; with a cap, atomically evicts the DID's oldest other
-   * live sessions so that at most `maxSessionsPerUser` remain, and deletes
-   * `replaces` (same DID only) in the same script. One round trip.
+   * Stores a record, with the cap and `replaces` applied in the same script:
+   * one round trip. See {@linkcode SessionStore.createSession}.
    *
-   * @param record The new session, its id from `sessionIdFor`.
-   * @param options The cap and the session to replace.
-   * @param now The manager's clock.
-   * @returns The evicted records.
    * @throws {TypeError} When the id was not made by `sessionIdFor`.
    * @throws {RangeError} When the cap is not a non-negative integer.
    */
@@ -246,24 +241,16 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Returns an active session: one `HGET`.
-   *
-   * @param id The session id.
-   * @param now The manager's clock.
-   * @returns The frozen record, or null when absent or expired.
+   * Returns an active session: one `HGET`. See
+   * {@linkcode SessionStore.getSession}.
    */
   getSession(id: string, now: number): Promise<SessionRecord | null> {
     return this.#sessions.getSession(id, now);
   }
 
   /**
-   * Updates an active session (the sliding refresh; `metadata` is merged)
-   * in one script: one round trip.
-   *
-   * @param id The session id.
-   * @param update The fields to change.
-   * @param now The manager's clock.
-   * @returns The updated record, or null when absent or expired.
+   * Updates an active session (the sliding refresh; `metadata` is merged) in
+   * one script: one round trip. See {@linkcode SessionStore.updateSession}.
    */
   updateSession(
     id: string,
@@ -274,14 +261,8 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Rotates a token's record if it is live and still at `generation`, in
-   * one compare-and-set script: of concurrent callers, one rotates.
-   *
-   * @param id The session id.
-   * @param generation The generation the caller presented.
-   * @param rotation The next generation's times and successor.
-   * @param now The manager's clock.
-   * @returns Whether this call rotated, and the record as it stands.
+   * Rotates a token's record in one compare-and-set script: of concurrent
+   * callers, one rotates. See {@linkcode SessionStore.rotateToken}.
    */
   rotateToken(
     id: string,
@@ -293,68 +274,47 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Lists a DID's active sessions, newest first: one `HVALS`.
-   *
-   * @param did The DID.
-   * @param now The manager's clock.
-   * @returns The records.
+   * Lists a DID's active sessions, newest first: one `HVALS`. See
+   * {@linkcode SessionStore.listSessions}.
    */
   listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
     return this.#sessions.listSessions(did, now);
   }
 
   /**
-   * Deletes one session in one script. A stored entry that is not a record
-   * is deleted and reported as null.
-   *
-   * @param id The session id.
-   * @returns The deleted record, or null.
+   * Deletes one session in one script; a stored entry that is not a record is
+   * deleted and reported as null. See {@linkcode SessionStore.deleteSession}.
    */
   deleteSession(id: string): Promise<SessionRecord | null> {
     return this.#sessions.deleteSession(id);
   }
 
   /**
-   * Deletes every session of a DID in one script.
-   *
-   * @param did The DID.
-   * @returns The deleted records (an expired one not yet cleaned up
-   * included).
+   * Deletes every session of a DID in one script, an expired one not yet
+   * cleaned up included. See {@linkcode SessionStore.deleteAllSessions}.
    */
   deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
     return this.#sessions.deleteAllSessions(did);
   }
 
   /**
-   * Remembers a revoked legacy token id until it expires, keeping the later
-   * of two expiries.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires.
-   * @param now The manager's clock.
+   * Remembers a revoked legacy token id until it expires, keeping the later of
+   * two expiries. See {@linkcode SessionStore.revokeToken}.
    */
   revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
     return this.#sessions.revokeToken(jti, expiresAt, now);
   }
 
   /**
-   * Tells whether a legacy token id is revoked: one `GET`.
-   *
-   * @param jti The token id.
-   * @param now The manager's clock.
-   * @returns Whether it is revoked and its entry has not expired.
+   * Tells whether a legacy token id is revoked: one `GET`. See
+   * {@linkcode SessionStore.isTokenRevoked}.
    */
   isTokenRevoked(jti: string, now: number): Promise<boolean> {
     return this.#sessions.isTokenRevoked(jti, now);
   }
 
   /**
-   * Returns a live value: one `GET`.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null when absent or expired.
+   * Returns a live value: one `GET`. See {@linkcode KeyValueStore.getValue}.
    */
   getValue(
     namespace: ValueNamespace,
@@ -365,13 +325,8 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Stores a value until `expiresAt` (null: until deleted).
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param value The value.
-   * @param expiresAt Its expiry, or null.
-   * @param now The manager's clock.
+   * Stores a value until `expiresAt` (null: until deleted); see
+   * {@linkcode KeyValueStore.setValue}.
    */
   setValue(
     namespace: ValueNamespace,
@@ -384,12 +339,8 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Reads and deletes a live value in one script: one caller receives it.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null.
+   * Reads and deletes a live value in one script: one caller receives it. See
+   * {@linkcode KeyValueStore.takeValue}.
    */
   takeValue(
     namespace: ValueNamespace,
@@ -399,14 +350,7 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
     return this.#values.takeValue(namespace, key, now);
   }
 
-  /**
-   * Deletes a value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns Whether a live value existed.
-   */
+  /** Deletes a value; see {@linkcode KeyValueStore.deleteValue}. */
   deleteValue(
     namespace: ValueNamespace,
     key: string,
@@ -416,22 +360,16 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Deletes every value of a namespace that existed when it started.
-   *
-   * @param namespace The namespace.
+   * Deletes every value of a namespace that existed when it started; see
+   * {@linkcode KeyValueStore.clearValues}.
    */
   clearValues(namespace: ValueNamespace): Promise<void> {
     return this.#values.clearValues(namespace);
   }
 
   /**
-   * Takes a free or run-out lease for `owner`, or extends its own.
-   *
-   * @param name The lock name.
-   * @param owner Who asks.
-   * @param leaseMs How long the lease lasts.
-   * @param now The manager's clock.
-   * @returns Whether `owner` holds it now.
+   * Takes a free or run-out lease for `owner`, or extends its own; see
+   * {@linkcode KeyValueStore.acquireLock}.
    */
   acquireLock(
     name: string,
@@ -442,15 +380,7 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
     return this.#values.acquireLock(name, owner, leaseMs, now);
   }
 
-  /**
-   * Extends `owner`'s live lease.
-   *
-   * @param name The lock name.
-   * @param owner Who asks.
-   * @param leaseMs How long from `now`.
-   * @param now The manager's clock.
-   * @returns Whether it did.
-   */
+  /** Extends `owner`'s live lease; see {@linkcode KeyValueStore.renewLock}. */
   renewLock(
     name: string,
     owner: string,
@@ -461,10 +391,8 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Frees the lease if `owner` holds it.
-   *
-   * @param name The lock name.
-   * @param owner Who asks.
+   * Frees the lease if `owner` holds it; see
+   * {@linkcode KeyValueStore.releaseLock}.
    */
   releaseLock(name: string, owner: string): Promise<void> {
     return this.#values.releaseLock(name, owner);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { assertSessionCap } from "../_session_record.ts";
 import type {
   CreateSessionOptions,
   KeyValueStore,
@@ -16,7 +17,7 @@ import type {
   TokenRotation,
   ValueNamespace,
 } from "../store.ts";
-import type { Statement } from "./_sqlite_driver.ts";
+import type { Row, Statement } from "./_sqlite_driver.ts";
 import {
   resolveOptions,
   type SqliteSessionStoreOptions,
@@ -125,15 +126,9 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   // ---- SessionStore ---------------------------------------------------------
 
   /**
-   * Stores a record in one transaction with the replacement and the cap:
-   * deletes `replaces` (same DID only), inserts the record, then evicts the
-   * DID's oldest other active sessions beyond the cap. The new record is
-   * never evicted.
+   * Stores a record in one transaction with the replacement and the cap (the
+   * new record is never evicted); see {@linkcode SessionStore.createSession}.
    *
-   * @param record The new session.
-   * @param options The cap and the session it replaces.
-   * @param now The manager's clock.
-   * @returns The evicted records, newest first.
    * @throws {RangeError} When `maxSessionsPerUser` is not a non-negative
    * integer.
    */
@@ -143,13 +138,7 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
     now: number,
   ): Promise<readonly SessionRecord[]> {
     const cap = options?.maxSessionsPerUser;
-    if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0)) {
-      throw new RangeError(
-        `Cannot create session: maxSessionsPerUser must be a non-negative integer or undefined: received ${
-          String(cap)
-        }`,
-      );
-    }
+    assertSessionCap(cap);
     const statements: Statement[] = [];
     if (options?.replaces !== undefined) {
       statements.push(
@@ -168,13 +157,7 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
     return evicted;
   }
 
-  /**
-   * Returns an active session.
-   *
-   * @param id The session id.
-   * @param now The manager's clock.
-   * @returns The record, or null when absent or expired.
-   */
+  /** Returns an active session; see {@linkcode SessionStore.getSession}. */
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
     return first(
       await this.#run.query("getSession", this.#sql.getSession(id, now)),
@@ -182,13 +165,8 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Updates an active session in one statement; `metadata` is merged into
-   * the record's.
-   *
-   * @param id The session id.
-   * @param update The fields to change.
-   * @param now The manager's clock.
-   * @returns The updated record, or null when absent or expired.
+   * Updates an active session in one statement, merging `metadata`; see
+   * {@linkcode SessionStore.updateSession}.
    */
   async updateSession(
     id: string,
@@ -206,14 +184,8 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Rotates a token with one compare-and-set `UPDATE`: only a row still at
-   * `generation` changes, so of concurrent rotations at most one wins.
-   *
-   * @param id The session id.
-   * @param generation The generation the caller presented.
-   * @param rotation The new times and sealed successor.
-   * @param now The manager's clock.
-   * @returns Whether this call rotated, and the record as it stands.
+   * Rotates a token with one compare-and-set `UPDATE`: of concurrent rotations
+   * at most one wins. See {@linkcode SessionStore.rotateToken}.
    */
   async rotateToken(
     id: string,
@@ -239,11 +211,8 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Lists a DID's active sessions, newest first.
-   *
-   * @param did The DID.
-   * @param now The manager's clock.
-   * @returns The records.
+   * Lists a DID's active sessions, newest first; see
+   * {@linkcode SessionStore.listSessions}.
    */
   async listSessions(
     did: string,
@@ -254,12 +223,7 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
     );
   }
 
-  /**
-   * Deletes one session.
-   *
-   * @param id The session id.
-   * @returns The record deleted, or null.
-   */
+  /** Deletes one session; see {@linkcode SessionStore.deleteSession}. */
   async deleteSession(id: string): Promise<SessionRecord | null> {
     return first(
       await this.#run.query("deleteSession", this.#sql.deleteSession(id)),
@@ -267,10 +231,8 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Deletes every session of a DID in one statement.
-   *
-   * @param did The DID.
-   * @returns The records deleted, newest first.
+   * Deletes every session of a DID in one statement; see
+   * {@linkcode SessionStore.deleteAllSessions}.
    */
   async deleteAllSessions(did: string): Promise<readonly SessionRecord[]> {
     return records(
@@ -282,11 +244,8 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Remembers a revoked legacy token id until it expires.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires.
-   * @param now The manager's clock.
+   * Remembers a revoked legacy token id until it expires; see
+   * {@linkcode SessionStore.revokeToken}.
    */
   async revokeToken(
     jti: string,
@@ -299,11 +258,8 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Tells whether a legacy token id is revoked.
-   *
-   * @param jti The token id.
-   * @param now The manager's clock.
-   * @returns Whether it is revoked and the revocation has not expired.
+   * Tells whether a legacy token id is revoked; see
+   * {@linkcode SessionStore.isTokenRevoked}.
    */
   async isTokenRevoked(jti: string, now: number): Promise<boolean> {
     const rows = await this.#run.query(
@@ -315,14 +271,7 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
 
   // ---- KeyValueStore --------------------------------------------------------
 
-  /**
-   * Returns a live value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null when absent or expired.
-   */
+  /** Returns a live value; see {@linkcode KeyValueStore.getValue}. */
   async getValue(
     namespace: ValueNamespace,
     key: string,
@@ -335,15 +284,7 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
     return text(rows[0]?.value);
   }
 
-  /**
-   * Stores or overwrites a value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param value The value.
-   * @param expiresAt When it expires, or null for never.
-   * @param now The manager's clock.
-   */
+  /** Stores or overwrites a value; see {@linkcode KeyValueStore.setValue}. */
   async setValue(
     namespace: ValueNamespace,
     key: string,
@@ -359,64 +300,40 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Reads and deletes a live value with one `DELETE ... RETURNING`: of
-   * concurrent callers, in any process, at most one receives it.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns The value, or null when absent or expired.
+   * Reads and deletes a live value with one `DELETE ... RETURNING`: in any
+   * process, at most one caller receives it. See
+   * {@linkcode KeyValueStore.takeValue}.
    */
   async takeValue(
     namespace: ValueNamespace,
     key: string,
     now: number,
   ): Promise<string | null> {
-    const row = (await this.#run.query(
-      "takeValue",
-      this.#sql.deleteValue(namespace, key),
-    ))[0];
+    const row = await this.#deleteValue("takeValue", namespace, key);
     return row !== undefined && live(row, now) ? text(row.value) : null;
   }
 
-  /**
-   * Deletes a value.
-   *
-   * @param namespace The namespace.
-   * @param key The key.
-   * @param now The manager's clock.
-   * @returns Whether a live value existed.
-   */
+  /** Deletes a value; see {@linkcode KeyValueStore.deleteValue}. */
   async deleteValue(
     namespace: ValueNamespace,
     key: string,
     now: number,
   ): Promise<boolean> {
-    const row = (await this.#run.query(
-      "deleteValue",
-      this.#sql.deleteValue(namespace, key),
-    ))[0];
+    const row = await this.#deleteValue("deleteValue", namespace, key);
     return row !== undefined && live(row, now);
   }
 
   /**
-   * Deletes every value of a namespace.
-   *
-   * @param namespace The namespace.
+   * Deletes every value of a namespace; see
+   * {@linkcode KeyValueStore.clearValues}.
    */
   async clearValues(namespace: ValueNamespace): Promise<void> {
     await this.#run.query("clearValues", this.#sql.clearValues(namespace));
   }
 
   /**
-   * Takes a lease with one upsert: it succeeds when the lease is free, run
-   * out, or already `owner`'s (which extends it).
-   *
-   * @param name The lease.
-   * @param owner Who asks.
-   * @param leaseMs How long the lease lasts.
-   * @param now The manager's clock.
-   * @returns Whether `owner` holds the lease now.
+   * Takes a lease with one upsert (free, run out, or already `owner`'s, which
+   * extends it); see {@linkcode KeyValueStore.acquireLock}.
    */
   async acquireLock(
     name: string,
@@ -433,13 +350,7 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Extends the holder's live lease.
-   *
-   * @param name The lease.
-   * @param owner Who asks.
-   * @param leaseMs How long the lease lasts from now.
-   * @param now The manager's clock.
-   * @returns Whether `owner` held it and it was extended.
+   * Extends the holder's live lease; see {@linkcode KeyValueStore.renewLock}.
    */
   async renewLock(
     name: string,
@@ -455,14 +366,23 @@ export class SqliteSessionStore implements SessionStore, KeyValueStore {
   }
 
   /**
-   * Frees the lease if `owner` holds it.
-   *
-   * @param name The lease.
-   * @param owner Who asks.
+   * Frees the lease if `owner` holds it; see
+   * {@linkcode KeyValueStore.releaseLock}.
    */
   async releaseLock(name: string, owner: string): Promise<void> {
     await this.#run.query("releaseLock", this.#sql.releaseLock(name, owner));
   }
 
-  // ---- helpers --------------------------------------------------------------
+  /** Deletes a value row; resolves to the row it deleted, if any. */
+  async #deleteValue(
+    operation: string,
+    namespace: ValueNamespace,
+    key: string,
+  ): Promise<Row | undefined> {
+    const rows = await this.#run.query(
+      operation,
+      this.#sql.deleteValue(namespace, key),
+    );
+    return rows[0];
+  }
 }

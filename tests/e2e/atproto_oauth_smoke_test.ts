@@ -26,29 +26,15 @@ import {
   startAtprotoNetwork,
 } from "../../dev/pds/mod.ts";
 import { signInThroughPds } from "../../dev/pds/oauth_browser.ts";
-import { loadPlaywright } from "./_playwright.ts";
+import { loopbackClientMetadata, SCOPE } from "../oauth/_pds.ts";
+import {
+  chromiumAvailable,
+  launchChromium,
+  ON_CI,
+  requireChromium,
+} from "./_chromium.ts";
 
-const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const ON_CI = Deno.env.get("CI") === "true";
-const HAS_CHROMIUM = isFile(CHROMIUM_PATH);
-const SCOPE = "atproto transition:generic";
-const LAUNCH_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--host-resolver-rules=MAP localhost 127.0.0.1",
-];
-
-if (!HAS_CHROMIUM && !ON_CI) {
-  console.log(
-    `Skipping the AT Protocol OAuth smoke test: no Chromium at ${CHROMIUM_PATH}. Install it (apt-get install chromium) or set CHROMIUM_PATH.`,
-  );
-}
+const HAS_CHROMIUM = chromiumAvailable("the AT Protocol OAuth smoke test");
 
 if (atprotoNetworkAvailable("AT Protocol OAuth smoke test")) {
   Deno.test({
@@ -59,12 +45,7 @@ if (atprotoNetworkAvailable("AT Protocol OAuth smoke test")) {
     sanitizeOps: false,
     sanitizeResources: false,
     async fn(t) {
-      if (!HAS_CHROMIUM) {
-        throw new Error(
-          `CI=true but there is no Chromium at ${CHROMIUM_PATH}: install Debian's chromium package in the CI setup, or set CHROMIUM_PATH`,
-        );
-      }
-      const { chromium } = await loadPlaywright();
+      requireChromium();
       let network: AtprotoNetwork | undefined;
       let browser: Browser | undefined;
       const callbacks: URL[] = [];
@@ -86,11 +67,7 @@ if (atprotoNetworkAvailable("AT Protocol OAuth smoke test")) {
           network,
           `http://127.0.0.1:${server.addr.port}/callback`,
         );
-        browser = await chromium.launch({
-          executablePath: CHROMIUM_PATH,
-          args: LAUNCH_ARGS,
-          timeout: 60_000,
-        });
+        browser = await launchChromium();
         const page = await browser.newPage();
         const redirectUri = client.clientMetadata.redirect_uris[0];
 
@@ -233,18 +210,7 @@ function oauthClient(network: AtprotoNetwork, redirectUri: string): {
   const events: string[] = [];
   const locks = new Map<string, Promise<unknown>>();
   const client = new NodeOAuthClient({
-    clientMetadata: {
-      client_id: `http://localhost?redirect_uri=${
-        encodeURIComponent(redirectUri)
-      }&scope=${encodeURIComponent(SCOPE)}`,
-      redirect_uris: [redirectUri as `http://127.0.0.1:${string}`],
-      scope: SCOPE,
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-      application_type: "web",
-      dpop_bound_access_tokens: true,
-    },
+    clientMetadata: loopbackClientMetadata(redirectUri),
     allowHttp: true,
     handleResolver: network.pdsUrl,
     plcDirectoryUrl: network.plcUrl,
@@ -298,12 +264,4 @@ function describe(error: unknown): string {
     }
   }
   return parts.join(" <- ");
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }

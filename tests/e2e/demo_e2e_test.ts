@@ -35,35 +35,21 @@ import {
 import { createDemoApp, type DemoApp } from "../../examples/demo/app.ts";
 import { SCOPE } from "../../examples/demo/oauth.ts";
 import { redeemLine } from "../../examples/demo/views.ts";
-import { loadPlaywright } from "./_playwright.ts";
+import { loopbackClientMetadata } from "../oauth/_pds.ts";
+import {
+  chromiumAvailable,
+  launchChromium,
+  ON_CI,
+  requireChromium,
+} from "./_chromium.ts";
 
-const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const ON_CI = Deno.env.get("CI") === "true";
-const HAS_CHROMIUM = isFile(CHROMIUM_PATH);
-const LAUNCH_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  // The PDS's issuer is http://localhost:<port>; it listens on 127.0.0.1.
-  "--host-resolver-rules=MAP localhost 127.0.0.1",
-];
+const HAS_CHROMIUM = chromiumAvailable("the demo e2e test");
 const DESKTOP_UA =
   "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const PHONE_UA =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 const VIEWPORT = { width: 1040, height: 780 };
 const REAUTH_SECONDS = 60;
-
-if (!HAS_CHROMIUM && !ON_CI) {
-  console.log(
-    `Skipping the demo e2e test: no Chromium at ${CHROMIUM_PATH}. Install it (apt-get install chromium) or set CHROMIUM_PATH.`,
-  );
-}
 
 if (atprotoNetworkAvailable("demo e2e")) {
   Deno.test({
@@ -74,12 +60,7 @@ if (atprotoNetworkAvailable("demo e2e")) {
     sanitizeOps: false,
     sanitizeResources: false,
     async fn(t) {
-      if (!HAS_CHROMIUM) {
-        throw new Error(
-          `CI=true but there is no Chromium at ${CHROMIUM_PATH}: install Debian's chromium package in the CI setup, or set CHROMIUM_PATH`,
-        );
-      }
-      const { chromium } = await loadPlaywright();
+      requireChromium();
       const shots = await Deno.makeTempDir({ prefix: "demo-e2e-" });
       const logs: string[] = [];
       const secrets: string[] = [];
@@ -113,11 +94,7 @@ if (atprotoNetworkAvailable("demo e2e")) {
           now: () => Date.now() + skew,
           log: (line) => void logs.push(line),
         });
-        browser = await chromium.launch({
-          executablePath: CHROMIUM_PATH,
-          args: LAUNCH_ARGS,
-          timeout: 60_000,
-        });
+        browser = await launchChromium();
         const laptop = await newContext(browser, DESKTOP_UA);
         const phone = await newContext(browser, PHONE_UA);
         const a = await laptop.newPage();
@@ -576,18 +553,7 @@ async function probe(
     [saved.tokenSet.sub, structuredClone(saved)],
   ]);
   const client = new NodeOAuthClient({
-    clientMetadata: {
-      client_id: `http://localhost?redirect_uri=${
-        encodeURIComponent(redirectUri)
-      }&scope=${encodeURIComponent(SCOPE)}`,
-      redirect_uris: [redirectUri as `http://127.0.0.1:${string}`],
-      scope: SCOPE,
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-      application_type: "web",
-      dpop_bound_access_tokens: true,
-    },
+    clientMetadata: loopbackClientMetadata(redirectUri, SCOPE),
     allowHttp: true,
     handleResolver: network.pdsUrl,
     plcDirectoryUrl: network.plcUrl,
@@ -673,12 +639,4 @@ async function updateDocs(shots: string): Promise<void> {
   }).output();
   assert.ok(success, `convert failed: ${new TextDecoder().decode(stderr)}`);
   console.log(`Updated ${docs}demo.png and ${gif} (${frames.length} frames)`);
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }

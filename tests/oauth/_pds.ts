@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-console -- explains skips
 /**
  * Shared pieces of the OAuth tests that run against the local PDS
  * (dev/pds/): a loopback NodeOAuthClient on `oauthStores()`, Chromium, and
@@ -8,59 +7,46 @@
  */
 
 import type { Browser, BrowserContext } from "npm:playwright-core@1.65.1";
-import { NodeOAuthClient } from "npm:@atproto/oauth-client-node@0.5.3";
+import {
+  NodeOAuthClient,
+  type NodeOAuthClientOptions,
+} from "npm:@atproto/oauth-client-node@0.5.3";
 import type { AtprotoNetwork } from "../../dev/pds/mod.ts";
 import { signInThroughPds } from "../../dev/pds/oauth_browser.ts";
-import { loadPlaywright } from "../e2e/_playwright.ts";
 import type { OAuthStores, RequestLock } from "../../src/oauth/types.ts";
 
-export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ??
-  "/usr/bin/chromium";
-export const ON_CI = Deno.env.get("CI") === "true";
-export const HAS_CHROMIUM = isFile(CHROMIUM_PATH);
+export {
+  CHROMIUM_PATH,
+  chromiumAvailable,
+  HAS_CHROMIUM,
+  launchChromium,
+  ON_CI,
+} from "../e2e/_chromium.ts";
+
 export const SCOPE = "atproto transition:generic";
 /** Where the PDS redirects; the browser's request is answered in-browser. */
 export const REDIRECT_URI = "http://127.0.0.1:8976/callback";
 
-const LAUNCH_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--host-resolver-rules=MAP localhost 127.0.0.1",
-];
-
 /**
- * Whether the Chromium tests can run; prints why not. Under CI=true a
- * missing browser is reported by the test itself, as a failure.
+ * The metadata of a loopback client (`client_id` `http://localhost?...`),
+ * which the PDS accepts without a hosted client document.
  */
-export function chromiumAvailable(suite: string): boolean {
-  if (HAS_CHROMIUM) return true;
-  if (!ON_CI) {
-    console.warn(
-      `Skipping ${suite}: no Chromium at ${CHROMIUM_PATH}. Install it (apt-get install chromium) or set CHROMIUM_PATH.`,
-    );
-  }
-  return false;
-}
-
-/** Launches headless Chromium, or throws saying what is missing. */
-export async function launchChromium(): Promise<Browser> {
-  if (!HAS_CHROMIUM) {
-    throw new Error(
-      `CI=true but there is no Chromium at ${CHROMIUM_PATH}: install Debian's chromium package, or set CHROMIUM_PATH`,
-    );
-  }
-  const { chromium } = await loadPlaywright();
-  return await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: LAUNCH_ARGS,
-    timeout: 60_000,
-  });
+export function loopbackClientMetadata(
+  redirectUri: string,
+  scope: string = SCOPE,
+): NodeOAuthClientOptions["clientMetadata"] {
+  return {
+    client_id: `http://localhost?redirect_uri=${
+      encodeURIComponent(redirectUri)
+    }&scope=${encodeURIComponent(scope)}`,
+    redirect_uris: [redirectUri as `http://127.0.0.1:${string}`],
+    scope,
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none",
+    application_type: "web",
+    dpop_bound_access_tokens: true,
+  };
 }
 
 /** Options of {@linkcode oauthClient}. */
@@ -78,18 +64,7 @@ export function oauthClient(
   options: OAuthClientOptions = {},
 ): NodeOAuthClient {
   return new NodeOAuthClient({
-    clientMetadata: {
-      client_id: `http://localhost?redirect_uri=${
-        encodeURIComponent(REDIRECT_URI)
-      }&scope=${encodeURIComponent(SCOPE)}`,
-      redirect_uris: [REDIRECT_URI],
-      scope: SCOPE,
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-      application_type: "web",
-      dpop_bound_access_tokens: true,
-    },
+    clientMetadata: loopbackClientMetadata(REDIRECT_URI),
     allowHttp: true,
     handleResolver: network.pdsUrl,
     plcDirectoryUrl: network.plcUrl,
@@ -138,11 +113,3 @@ export async function getSession(
 }
 
 export type { AtprotoNetwork };
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
