@@ -91,6 +91,7 @@ const phases: Phase[] = [
 ];
 
 const decoder = new TextDecoder();
+// deno-lint-ignore no-control-regex -- ANSI colour codes start with ESC
 const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 async function run(phase: Phase): Promise<{ ok: boolean; output: string }> {
