@@ -1,18 +1,29 @@
-// deno-lint-ignore-file no-console -- explains which backends were skipped
 /**
- * The backends `oauthStores()` is tested over: every shipped store that
- * implements `KeyValueStore` today. Memory and Deno KV always; Redis,
- * SQLite and PostgreSQL join as their ports land (a store that does not
- * implement `KeyValueStore` yet is listed with the reason, not silently
- * dropped).
+ * The backends `oauthStores()` (and the hand-off codes) are tested over:
+ * every shipped store. Memory, Deno KV and SQLite always; Redis, Redis
+ * Cluster and PostgreSQL when their servers are installed, which under
+ * `CI=true` is required (a missing one registers a failing test, once per
+ * file that imports this module).
+ *
+ * Each `open()` starts what its backend needs (a redis-server, a 3 + 3
+ * Redis Cluster, a PostgreSQL server, a SQLite file) and `close()` stops it
+ * by PID and removes its directory, so no test leaks a process.
  *
  * @module
  */
 
+import { createClient } from "npm:redis@4";
+import { Cluster } from "npm:ioredis@5";
+import pg from "npm:pg@8";
+import { DatabaseSync } from "node:sqlite";
 import type { KeyValueStore, SessionStore } from "../../src/store.ts";
 import { MemorySessionStore } from "../../src/stores/memory.ts";
 import { DenoKvSessionStore } from "../../src/stores/deno_kv.ts";
+import { RedisSessionStore } from "../../src/stores/redis.ts";
+import { SqliteSessionStore } from "../../src/stores/sqlite.ts";
+import { PostgresSessionStore } from "../../src/stores/postgres.ts";
 import { redisAvailable, startRedisServer } from "../_redis_server.ts";
+import { startRedisCluster } from "../_redis_cluster.ts";
 import { postgresAvailable, startPostgresServer } from "../_postgres_server.ts";
 
 /** A store opened for one test, and how to close it. */
@@ -27,34 +38,25 @@ export interface StoreFactory {
   open(): Promise<OpenedStore>;
 }
 
-/** Whether a store class implements the KeyValueStore contract. */
-export function implementsKeyValue(store: object): boolean {
-  return ["getValue", "setValue", "takeValue", "acquireLock", "releaseLock"]
-    .every((name) =>
-      typeof (store as Record<string, unknown>)[name] === "function"
-    );
-}
+// Decided once, when a test file loads this module: the stand-in test for
+// a missing server is registered at the top level, never inside a test
+// that calls storeFactories().
+const REDIS = redisAvailable("oauthStores() over Redis and Redis Cluster");
+const POSTGRES = postgresAvailable("oauthStores() over PostgreSQL");
 
-// Loaded by a computed specifier so that its in-progress port to the v2
-// contracts does not fail type-checking of these tests.
-const REDIS_MODULE = "../../src/stores/redis.ts";
-type RedisStoreClass = new (options: {
-  command(args: string[]): Promise<unknown>;
-}) => object;
-const { RedisSessionStore } = (await import(REDIS_MODULE)) as {
-  RedisSessionStore: RedisStoreClass;
-};
-
-/** Opens a redis-server and a node-redis client; the store over both. */
+/**
+ * Opens a redis-server and a node-redis client; the store over both.
+ *
+ * @returns The store and how to stop the client and the server.
+ */
 export async function openRedisStore(): Promise<OpenedStore> {
-  const { createClient } = await import("npm:redis@4");
   const server = await startRedisServer();
   const client = createClient({ url: server.url });
   client.on("error", () => {});
   await client.connect();
   const store = new RedisSessionStore({
     command: (args) => client.sendCommand(args),
-  }) as unknown as SessionStore & KeyValueStore;
+  });
   return {
     store,
     async close() {
@@ -64,28 +66,38 @@ export async function openRedisStore(): Promise<OpenedStore> {
   };
 }
 
-// SQLite and PostgreSQL are being written right now: loaded the same way.
-const SQLITE_MODULE = "../../src/stores/sqlite.ts";
-const POSTGRES_MODULE = "../../src/stores/postgres.ts";
-type StoreClass = new (options: Record<string, unknown>) => object;
-async function loadStore(
-  path: string,
-  name: string,
-): Promise<StoreClass | null> {
+/**
+ * Starts a Redis Cluster (3 masters, 3 replicas) and an ioredis `Cluster`
+ * client; the store over both, wired as the module documentation shows.
+ *
+ * @returns The store and how to stop the client and the six nodes.
+ */
+export async function openRedisClusterStore(): Promise<OpenedStore> {
+  const cluster = await startRedisCluster();
+  const client = new Cluster(cluster.seeds.map((seed) => ({ ...seed })), {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  client.on("error", () => {});
   try {
-    return ((await import(path)) as Record<string, StoreClass>)[name] ?? null;
+    await client.connect();
   } catch (error) {
-    console.warn(
-      `oauthStores() over ${name} not run: ${String(error).split("\n")[0]}`,
-    );
-    return null;
+    client.disconnect();
+    await cluster.close();
+    throw error;
   }
+  const store = new RedisSessionStore({
+    command: ([name, ...args]) => client.call(name!, ...args),
+    cluster: true,
+  });
+  return {
+    store,
+    async close() {
+      await client.quit();
+      await cluster.close();
+    },
+  };
 }
-const SqliteSessionStore = await loadStore(SQLITE_MODULE, "SqliteSessionStore");
-const PostgresSessionStore = await loadStore(
-  POSTGRES_MODULE,
-  "PostgresSessionStore",
-);
 
 /** Every backend to run the oauthStores() suites over. */
 export function storeFactories(): StoreFactory[] {
@@ -108,48 +120,36 @@ export function storeFactories(): StoreFactory[] {
         };
       },
     },
-  ];
-  if (implementsKeyValue(RedisSessionStore.prototype)) {
-    if (redisAvailable("oauthStores() over Redis")) {
-      factories.push({ name: "Redis", open: openRedisStore });
-    }
-  } else {
-    console.warn(
-      "oauthStores() over Redis not run: RedisSessionStore does not implement KeyValueStore yet",
-    );
-  }
-  const Sqlite = SqliteSessionStore;
-  if (Sqlite !== null && implementsKeyValue(Sqlite.prototype)) {
-    factories.push({
+    {
       name: "SQLite",
       async open() {
-        const { DatabaseSync } = await import("node:sqlite");
         const dir = await Deno.makeTempDir({ prefix: "oauth_sqlite_" });
         const database = new DatabaseSync(`${dir}/sessions.db`);
         return {
-          store: new Sqlite({ database }) as SessionStore & KeyValueStore,
+          store: new SqliteSessionStore({ database }),
           async close() {
             database.close();
             await Deno.remove(dir, { recursive: true });
           },
         };
       },
-    });
+    },
+  ];
+  if (REDIS) {
+    factories.push(
+      { name: "Redis", open: openRedisStore },
+      { name: "Redis Cluster", open: openRedisClusterStore },
+    );
   }
-  const Postgres = PostgresSessionStore;
-  if (
-    Postgres !== null && implementsKeyValue(Postgres.prototype) &&
-    postgresAvailable("oauthStores() over PostgreSQL")
-  ) {
+  if (POSTGRES) {
     factories.push({
       name: "PostgreSQL",
       async open() {
-        const { default: pg } = await import("npm:pg@8");
         const server = await startPostgresServer();
         const pool = new pg.Pool({ connectionString: server.url, max: 4 });
         pool.on("error", () => {});
         return {
-          store: new Postgres({ client: pool }) as SessionStore & KeyValueStore,
+          store: new PostgresSessionStore({ client: pool }),
           async close() {
             await pool.end();
             await server.close();
