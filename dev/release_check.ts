@@ -2,7 +2,8 @@
 /**
  * `deno task test`: everything a release needs, as one readable summary.
  *
- * Runs, in order: `deno fmt --check`, `deno lint`, `deno check`, the tests
+ * Runs, in order: `deno fmt --check`, `deno lint`, `deno task build` (the
+ * Node bundle in dist/), `deno check`, the tests
  * (unit, doc, e2e, with coverage), the coverage summary of src/,
  * `deno doc --lint` and `deno publish --dry-run`. Each phase prints one line;
  * a failing phase prints its full output. Skipped and ignored tests are
@@ -46,6 +47,17 @@ const TEST_PERMISSIONS = [
 const phases: Phase[] = [
   { name: "format", args: ["fmt", "--check"] },
   { name: "lint", args: ["lint"] },
+  {
+    // examples/node/server.mjs imports the bundle, so build it first.
+    name: "build",
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "dev/build.ts",
+    ],
+  },
   {
     name: "type-check",
     args: ["check", "mod.ts", "src/", "tests/", "bench/", "examples/", "dev/"],
