@@ -32,6 +32,7 @@
 
 export { SessionManager } from "./src/session_manager.ts";
 export { SessionManagerCore } from "./src/session_manager_core.ts";
+export { SessionManagerDevices } from "./src/session_manager_devices.ts";
 export { RequestLockError } from "./src/oauth/request_lock.ts";
 export type {
   HandoffCode,

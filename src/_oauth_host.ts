@@ -9,7 +9,7 @@
 import type { ManagerContext } from "./_context.ts";
 import { settleWithin, StoreTimeoutError } from "./_store_calls.ts";
 import type { OAuthHost } from "./oauth/_host.ts";
-import type { SessionManagerCore } from "./session_manager_core.ts";
+import type { SessionManagerDevices } from "./session_manager_devices.ts";
 
 /** Values the bridge keeps at rest are sealed for this purpose only. */
 const OAUTH_VALUE_PURPOSE = "oauth";
@@ -22,7 +22,7 @@ const OAUTH_VALUE_PURPOSE = "oauth";
  * @returns The host.
  */
 export function oauthHostOf<T extends object>(
-  manager: SessionManagerCore<T>,
+  manager: SessionManagerDevices<T>,
   context: ManagerContext,
 ): OAuthHost<T> {
   const options = context.options;

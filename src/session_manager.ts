@@ -1,6 +1,7 @@
 /**
- * The `SessionManager`: {@linkcode SessionManagerCore}'s cookies, Bearer
- * tokens and device management, plus the AT Protocol OAuth bridge (the
+ * The `SessionManager`: {@linkcode SessionManagerDevices}'s cookies, Bearer
+ * tokens and device management, plus key usage and the AT Protocol OAuth
+ * bridge (the
  * OAuth client's stores and refresh lock over the manager's store, restoring
  * the OAuth session behind a cookie or token, sign-out that revokes at the
  * PDS, and mobile hand-off codes). The bridge itself lives in `src/oauth/`.
@@ -22,7 +23,7 @@ import type {
   OAuthStoresOptions,
   SignOutOptions,
 } from "./oauth/types.ts";
-import { SessionManagerCore } from "./session_manager_core.ts";
+import { SessionManagerDevices } from "./session_manager_devices.ts";
 import type { SessionMetadata } from "./store.ts";
 import type { SessionInput } from "./types.ts";
 
@@ -55,7 +56,7 @@ import type { SessionInput } from "./types.ts";
  * ```
  */
 export class SessionManager<T extends object = Record<never, never>>
-  extends SessionManagerCore<T> {
+  extends SessionManagerDevices<T> {
   #bridge: OAuthBridge<T> | undefined;
 
   /** One bridge per manager: its stores and its deletion hook share state. */

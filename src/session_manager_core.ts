@@ -1,10 +1,11 @@
 /**
- * `SessionManagerCore`: the cookie, Bearer-token and device-management half
- * of `SessionManager` (which adds the AT Protocol OAuth bridge on top, in
- * `session_manager.ts`). A short facade: the cookie path
- * lives in `_cookie_path.ts` and `_cookie_issue.ts`, the token path in `_token_path.ts` and
- * `_token_rotation.ts`, verification and sealing in `_verifier.ts` and
- * `_sealer.ts`, the management API in `_session_admin.ts`, deadlines in
+ * `SessionManagerCore`: sealing, reading and refreshing cookies and Bearer
+ * tokens, the first of three layers of `SessionManager`
+ * (`session_manager_devices.ts` adds the device list and revocation,
+ * `session_manager.ts` the AT Protocol OAuth bridge). A short facade: the
+ * cookie path lives in `_cookie_path.ts` and `_cookie_issue.ts`, the token
+ * path in `_token_path.ts` and `_token_rotation.ts`, verification and
+ * sealing in `_verifier.ts` and `_sealer.ts`, deadlines in
  * `_store_calls.ts`, events in `_events.ts`, and the shared internals in
  * `_context.ts`.
  *
@@ -20,13 +21,8 @@ import { ManagerContext, registerContext } from "./_context.ts";
 import { CookieIssuer } from "./_cookie_issue.ts";
 import { CookiePath } from "./_cookie_path.ts";
 import { EPOCH_EXPIRES } from "./_cookie.ts";
-import { SessionAdmin } from "./_session_admin.ts";
 import { TokenPath } from "./_token_path.ts";
-import type {
-  SessionMetadata,
-  SessionRecord,
-  SessionRecordUpdate,
-} from "./store.ts";
+import type { SessionMetadata } from "./store.ts";
 import type {
   BearerResult,
   SessionData,
@@ -36,10 +32,10 @@ import type {
 } from "./types.ts";
 
 /**
- * The cookie, Bearer-token and device-management methods of
- * {@linkcode SessionManager}, which extends this class with the AT Protocol
- * OAuth bridge. Construct a `SessionManager`; this class exists so that each
- * half stays readable. It seals AT Protocol sessions with Iron (AES-256-CBC
+ * The cookie and Bearer-token methods of {@linkcode SessionManager}, which
+ * extends this class with the device list and the AT Protocol OAuth bridge.
+ * Construct a `SessionManager`; the layers exist so that each stays
+ * readable. It seals AT Protocol sessions with Iron (AES-256-CBC
  * + HMAC-SHA256 over Web Crypto) into cookies and Bearer tokens, and reads
  * them back from standard Web `Request`s. Request-path methods never throw
  * on client input: they return a result with a typed `error.type`.
@@ -69,7 +65,6 @@ export class SessionManagerCore<T extends object = Record<never, never>> {
   readonly #cookies: CookiePath<T>;
   readonly #issuer: CookieIssuer<T>;
   readonly #tokens: TokenPath<T>;
-  readonly #admin: SessionAdmin;
   readonly #clearCookieHeader: string;
   readonly #trustedOrigins: readonly string[];
 
@@ -88,7 +83,6 @@ export class SessionManagerCore<T extends object = Record<never, never>> {
     this.#cookies = new CookiePath(context, this.#clearCookieHeader);
     this.#issuer = new CookieIssuer(context);
     this.#tokens = new TokenPath(context);
-    this.#admin = new SessionAdmin(context);
     this.#trustedOrigins = context.options.trustedOrigins;
     registerContext(this, context);
   }
@@ -326,151 +320,5 @@ export class SessionManagerCore<T extends object = Record<never, never>> {
     authorizationHeader: string | null | undefined,
   ): Promise<string | null> {
     return this.#tokens.refresh(authorizationHeader);
-  }
-
-  /**
-   * Returns an active session record (cookie or token) by id; see
-   * `listSessions` for an example.
-   *
-   * @param sessionId The session id (`data.sessionId`).
-   * @returns The record, or null when missing, expired or revoked.
-   * @throws {ConfigurationError} Without a store.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   */
-  getSession(sessionId: string): Promise<SessionRecord | null> {
-    return this.#admin.getSession(sessionId);
-  }
-
-  /**
-   * Lists a DID's active sessions, browsers and phones alike, newest
-   * first: the "your devices" page.
-   *
-   * @param did The user's DID.
-   * @returns The active records (`kind` tells cookies from tokens).
-   * @throws {ConfigurationError} Without a store.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   *
-   * @example
-   * ```ts
-   * import { SessionManager } from "@tijs/atproto-sessions";
-   * import { MemorySessionStore } from "@tijs/atproto-sessions/stores/memory";
-   * import assert from "node:assert/strict";
-   *
-   * const sessions = new SessionManager({ cookieSecret: "a-secret-of-at-least-32-characters!", store: new MemorySessionStore() });
-   * await sessions.createSession({ did: "did:web:example.com" }, { userAgent: "Firefox" });
-   * await sessions.sealToken({ did: "did:web:example.com" }, { label: "Alice's iPhone" });
-   * const devices = await sessions.listSessions("did:web:example.com");
-   * assert.deepEqual(devices.map((d) => d.kind).sort(), ["cookie", "token"]);
-   * ```
-   */
-  listSessions(did: string): Promise<readonly SessionRecord[]> {
-    return this.#admin.listSessions(did);
-  }
-
-  /**
-   * Updates a session record: merges `metadata`, and may move
-   * `lastAccessed` or `expiresAt`.
-   *
-   * @param sessionId The session id.
-   * @param update The fields to change.
-   * @returns The updated record, or null when the session is not active.
-   * @throws {ConfigurationError} Without a store.
-   * @throws {TypeError} When `lastAccessed` or `expiresAt` is not finite.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   */
-  updateSession(
-    sessionId: string,
-    update: SessionRecordUpdate,
-  ): Promise<SessionRecord | null> {
-    return this.#admin.updateSession(sessionId, update);
-  }
-
-  /**
-   * Revokes one session, cookie or token: it is rejected on the very next
-   * request, on every server, whatever their caches hold.
-   *
-   * @param sessionId The session id.
-   * @param did When given, revoke only if the session belongs to this DID.
-   * Pass the signed-in user's DID whenever the id comes from a request.
-   * @returns Whether a session was revoked.
-   * @throws {ConfigurationError} Without a store.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   *
-   * @example
-   * ```ts
-   * import { SessionManager } from "@tijs/atproto-sessions";
-   * import { MemorySessionStore } from "@tijs/atproto-sessions/stores/memory";
-   * import assert from "node:assert/strict";
-   *
-   * const sessions = new SessionManager({ cookieSecret: "a-secret-of-at-least-32-characters!", store: new MemorySessionStore() });
-   * assert.equal(await sessions.revokeSession("no-such-id"), false);
-   * ```
-   */
-  revokeSession(sessionId: string, did?: string): Promise<boolean> {
-    return this.#admin.revokeSession(sessionId, did);
-  }
-
-  /**
-   * Revokes every session of a DID, cookies and tokens ("sign out
-   * everywhere").
-   *
-   * @param did The user's DID.
-   * @returns How many sessions were revoked.
-   * @throws {ConfigurationError} Without a store.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   *
-   * @example
-   * ```ts
-   * import { SessionManager } from "@tijs/atproto-sessions";
-   * import { MemorySessionStore } from "@tijs/atproto-sessions/stores/memory";
-   * import assert from "node:assert/strict";
-   *
-   * const sessions = new SessionManager({ cookieSecret: "a-secret-of-at-least-32-characters!", store: new MemorySessionStore() });
-   * await sessions.createSession({ did: "did:web:example.com" });
-   * await sessions.sealToken({ did: "did:web:example.com" });
-   * assert.equal(await sessions.revokeAllSessions("did:web:example.com"), 2);
-   * ```
-   */
-  revokeAllSessions(did: string): Promise<number> {
-    return this.#admin.revokeAllSessions(did);
-  }
-
-  /**
-   * Revokes a token that has no session record (sealed by version 0.1, or
-   * before a store was configured) by its `jti`, until `expiresAt` (plus
-   * `clockSkew`). Tokens with a record are revoked with `revokeSession`.
-   *
-   * @param jti The token id.
-   * @param expiresAt When the token expires: a Date or milliseconds.
-   * @throws {ConfigurationError} Without a store.
-   * @throws {TypeError} When `expiresAt` is not a valid time.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   *
-   * @example
-   * ```ts
-   * import { SessionManager } from "@tijs/atproto-sessions";
-   * import { MemorySessionStore } from "@tijs/atproto-sessions/stores/memory";
-   * import assert from "node:assert/strict";
-   *
-   * const sessions = new SessionManager({ cookieSecret: "a-secret-of-at-least-32-characters!", store: new MemorySessionStore() });
-   * await sessions.revokeToken("jti-of-an-old-token", Date.now() + 60_000);
-   * assert.equal(await sessions.isTokenRevoked("jti-of-an-old-token"), true);
-   * ```
-   */
-  revokeToken(jti: string, expiresAt: Date | number): Promise<void> {
-    return this.#admin.revokeToken(jti, expiresAt);
-  }
-
-  /**
-   * Tells whether a token id was revoked with `revokeToken` (example
-   * there).
-   *
-   * @param jti The token id.
-   * @returns Whether it is revoked.
-   * @throws {ConfigurationError} Without a store.
-   * @throws {StoreError} When the store fails or misses `storeTimeout`.
-   */
-  isTokenRevoked(jti: string): Promise<boolean> {
-    return this.#admin.isTokenRevoked(jti);
   }
 }
