@@ -1,23 +1,21 @@
 /**
- * Deadlines for store calls: every call is bounded by `storeTimeout`, its
- * timer cleared as soon as it settles, and a settlement that arrives after
+ * Deadlines for store calls: every call is bounded by `storeTimeout`, no
+ * timer outlives the calls it bounds, and a settlement that arrives after
  * the deadline is swallowed (the store's late answer or rejection goes
  * nowhere, and no promise is left unhandled).
  *
- * Request-path calls share one timer per manager instead of one each (a
- * timer costs about 2 µs to arm and clear, a tenth of a local Redis round
- * trip): every call has the same deadline length, so deadlines arrive in
- * call order and a FIFO queue with one timer armed for its oldest pending
- * entry is exact. The timer is cleared when the queue has stayed empty for
- * a few microtask hops (so a caller awaiting one call before starting the
- * next reuses it), always before the task ends, so nothing is left pending
- * between requests; and a call that has already
- * settled a microtask after it started (an in-memory store) never enters
- * the queue.
+ * Management calls ({@linkcode settleWithin}) arm a timer each and clear it
+ * when they settle. Request-path calls share one timer per manager and pay
+ * for no clock reading, timer or `queueMicrotask` of their own (see
+ * `_deadline_queue.ts`, which says what each costs); and
+ * {@linkcode StoreCalls.requestThen} hands the outcome to a continuation in
+ * the very reaction that receives the store's answer, so the request path
+ * adds no promise hop of its own.
  *
  * @module
  */
 
+import { DeadlineQueue, type Pending } from "./_deadline_queue.ts";
 import { StoreError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
@@ -90,129 +88,6 @@ export function settleWithin<R>(
   });
 }
 
-/** Microtask hops an idle queue waits before clearing its timer. */
-const IDLE_HOPS = 32;
-
-/** A call waiting for its answer or its deadline. */
-interface Pending {
-  /** When it times out, in `performance.now()` milliseconds. */
-  readonly deadline: number;
-  /** Settles it as timed out; a no-op once it settled. */
-  readonly expire: () => void;
-  settled: boolean;
-}
-
-/**
- * Deadlines of equal length, in call order, behind one timer: see the
- * module documentation.
- */
-class DeadlineQueue {
-  readonly #timeoutMs: number;
-  #queue: Pending[] = [];
-  #head = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #idleCheck = false;
-  #idleHops = 0;
-
-  /** @param timeoutMs The length of every deadline. */
-  constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs;
-  }
-
-  /**
-   * Starts the deadline of a call.
-   *
-   * @param expire Settles the call as timed out.
-   * @returns The entry to pass to {@linkcode done}.
-   */
-  add(expire: () => void): Pending {
-    const entry: Pending = {
-      deadline: performance.now() + this.#timeoutMs,
-      expire,
-      settled: false,
-    };
-    this.#queue.push(entry);
-    if (this.#timer === undefined) this.#arm(this.#timeoutMs);
-    return entry;
-  }
-
-  /**
-   * Marks a call settled (its deadline no longer matters).
-   *
-   * @param entry The call's entry.
-   */
-  done(entry: Pending): void {
-    entry.settled = true;
-    this.#dropSettled();
-    if (
-      this.#head === this.#queue.length && this.#timer !== undefined &&
-      !this.#idleCheck
-    ) {
-      this.#idleCheck = true;
-      this.#idleHops = 0;
-      queueMicrotask(this.#checkIdle);
-    }
-  }
-
-  // Clearing the timer waits a few microtask hops: a caller that awaits
-  // one call and starts the next in the same task (sequential requests)
-  // keeps the armed timer instead of arming a new one each time. It is
-  // still cleared before the task ends, so nothing stays pending.
-  readonly #checkIdle = (): void => {
-    if (this.#head < this.#queue.length) {
-      this.#idleCheck = false;
-      return;
-    }
-    if (++this.#idleHops < IDLE_HOPS) {
-      queueMicrotask(this.#checkIdle);
-      return;
-    }
-    this.#idleCheck = false;
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-  };
-
-  #dropSettled(): void {
-    const queue = this.#queue;
-    while (this.#head < queue.length && queue[this.#head]!.settled) {
-      this.#head++;
-    }
-    if (this.#head === queue.length) {
-      queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
-      this.#queue = queue.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  #arm(delayMs: number): void {
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, delayMs));
-  }
-
-  #fire(): void {
-    this.#timer = undefined;
-    const now = performance.now();
-    // Re-read the queue each time: an expiry settles a call, whose done()
-    // may compact it.
-    while (this.#head < this.#queue.length) {
-      const entry = this.#queue[this.#head]!;
-      if (!entry.settled && entry.deadline > now) break;
-      this.#head++;
-      if (!entry.settled) {
-        entry.settled = true;
-        entry.expire();
-      }
-    }
-    this.#dropSettled();
-    if (this.#head < this.#queue.length) {
-      this.#arm(Math.ceil(this.#queue[this.#head]!.deadline - now));
-    }
-  }
-}
-
 /**
  * A short description of a store error for a log line: its message, or
  * its type when it is not an Error.
@@ -224,13 +99,88 @@ export function describeStoreError(error: unknown): string {
   return error instanceof Error ? error.message : typeof error;
 }
 
+/** What every request-path call of one manager shares. */
+interface CallSite {
+  readonly deadlines: DeadlineQueue;
+  readonly logger: Logger;
+  readonly timeoutMs: number;
+}
+
+/** One request-path call: settled by its answer or its deadline. */
+class BoundedCall<R, U> implements Pending {
+  deadline = 0;
+  settled = false;
+  readonly #site: CallSite;
+  readonly #operation: string;
+  readonly #then: (outcome: StoreOutcome<R>) => U | PromiseLike<U>;
+  readonly #resolve: (value: U | PromiseLike<U>) => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(
+    site: CallSite,
+    operation: string,
+    then: (outcome: StoreOutcome<R>) => U | PromiseLike<U>,
+    resolve: (value: U | PromiseLike<U>) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#site = site;
+    this.#operation = operation;
+    this.#then = then;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  answer(value: R): void {
+    if (this.#site.deadlines.settle(this)) this.#finish({ ok: true, value });
+  }
+
+  fail(error: unknown): void {
+    if (this.#site.deadlines.settle(this)) {
+      this.#finish({ ok: false, error, timedOut: false });
+    }
+  }
+
+  expire(): void {
+    this.#finish({
+      ok: false,
+      error: new StoreTimeoutError(this.#operation, this.#site.timeoutMs),
+      timedOut: true,
+    });
+  }
+
+  #finish(outcome: StoreOutcome<R>): void {
+    if (!outcome.ok) {
+      warnUnavailable(this.#site.logger, this.#operation, outcome);
+    }
+    try {
+      this.#resolve(this.#then(outcome));
+    } catch (error) {
+      this.#reject(error);
+    }
+  }
+}
+
+function warnUnavailable(
+  logger: Logger,
+  operation: string,
+  outcome: Extract<StoreOutcome<unknown>, { ok: false }>,
+): void {
+  logger.warn("Session store unavailable; no session granted", {
+    type: "STORE_UNAVAILABLE",
+    operation,
+    error: describeStoreError(outcome.error),
+  });
+}
+
+const identity = <R>(outcome: StoreOutcome<R>): StoreOutcome<R> => outcome;
+
 /**
  * Store calls with the manager's deadline, logging and error mapping.
  */
 export class StoreCalls {
   readonly #timeoutMs: number;
   readonly #logger: Logger;
-  readonly #deadlines: DeadlineQueue;
+  readonly #site: CallSite;
 
   /**
    * @param timeoutMs The `storeTimeout` option.
@@ -239,7 +189,11 @@ export class StoreCalls {
   constructor(timeoutMs: number, logger: Logger) {
     this.#timeoutMs = timeoutMs;
     this.#logger = logger;
-    this.#deadlines = new DeadlineQueue(timeoutMs);
+    this.#site = {
+      deadlines: new DeadlineQueue(timeoutMs),
+      logger,
+      timeoutMs,
+    };
   }
 
   /** The deadline of every call, in milliseconds. */
@@ -259,45 +213,46 @@ export class StoreCalls {
     operation: string,
     call: () => Promise<R>,
   ): Promise<StoreOutcome<R>> {
-    return new Promise((resolve) => {
-      let entry: Pending | undefined;
-      let settled = false;
-      const finish = (outcome: StoreOutcome<R>): void => {
-        if (settled) return;
-        settled = true;
-        if (entry !== undefined) this.#deadlines.done(entry);
-        if (!outcome.ok) {
-          this.#logger.warn("Session store unavailable; no session granted", {
-            type: "STORE_UNAVAILABLE",
-            operation,
-            error: describeStoreError(outcome.error),
-          });
-        }
-        resolve(outcome);
-      };
-      let pending: Promise<R>;
+    return this.requestThen(operation, call, identity);
+  }
+
+  /**
+   * A request-path call whose outcome goes straight to `then`, in the
+   * reaction that receives the store's answer (or at the deadline): like
+   * `request(operation, call).then(then)` without the extra hop. A failure
+   * or a missed deadline is logged as in {@linkcode request}.
+   *
+   * @param operation The store method.
+   * @param call Starts the call.
+   * @param then Maps the outcome; the returned promise rejects only when
+   * `then` throws.
+   * @returns What `then` returned.
+   */
+  requestThen<R, U>(
+    operation: string,
+    call: () => Promise<R>,
+    then: (outcome: StoreOutcome<R>) => U | PromiseLike<U>,
+  ): Promise<U> {
+    let pending: Promise<R>;
+    try {
+      pending = Promise.resolve(call());
+    } catch (error) {
+      const outcome = { ok: false, error, timedOut: false } as const;
+      warnUnavailable(this.#logger, operation, outcome);
       try {
-        pending = Promise.resolve(call());
-      } catch (error) {
-        finish({ ok: false, error, timedOut: false });
-        return;
+        return Promise.resolve(then(outcome));
+      } catch (thrown) {
+        return Promise.reject(thrown);
       }
+    }
+    const site = this.#site;
+    return new Promise<U>((resolve, reject) => {
+      const bounded = new BoundedCall(site, operation, then, resolve, reject);
       pending.then(
-        (value) => finish({ ok: true, value }),
-        (error: unknown) => finish({ ok: false, error, timedOut: false }),
+        (value) => bounded.answer(value),
+        (error: unknown) => bounded.fail(error),
       );
-      // Armed a microtask later: a store that answers at once (memory, or
-      // a cached reply) has settled by then and needs no deadline.
-      queueMicrotask(() => {
-        if (settled) return;
-        entry = this.#deadlines.add(() =>
-          finish({
-            ok: false,
-            error: new StoreTimeoutError(operation, this.#timeoutMs),
-            timedOut: true,
-          })
-        );
-      });
+      site.deadlines.add(bounded);
     });
   }
 

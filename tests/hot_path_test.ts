@@ -12,6 +12,7 @@ import {
 } from "./_fixtures.ts";
 import { countingVerifications } from "./_crypto_counting.ts";
 import { fixture, memoryFactory } from "./_manager_fixtures.ts";
+import type { SessionRecord } from "../src/store.ts";
 
 const OTHER_DID = "did:web:other.example.com";
 
@@ -276,4 +277,47 @@ Deno.test("getSessionFromRequest() hot path answers a cached cookie with an alre
   const result = await pending;
   assert.equal(cookieValue(result.setCookieHeader!), cookieValue(setCookie));
   assert.match(result.setCookieHeader!, /Max-Age=604790;/);
+});
+
+Deno.test("getSessionFromRequest() hot path with a store fails closed on the store's answer: another DID or kind is revoked, a throw or a hang keeps the cookie", async (t) => {
+  const harness = await memoryFactory.setup();
+  const inner = await harness.create();
+  const f = fixture(inner, { storeTimeout: 20 });
+  const cookie = await f.login();
+  assert.equal((await f.read(cookie)).error, null, "cached and live");
+  const real = inner.getSession.bind(inner);
+  const answer = (
+    change: (record: SessionRecord) => SessionRecord,
+  ) =>
+  async (id: string, now: number) => {
+    const record = await real(id, now);
+    return record === null ? null : change(record);
+  };
+  await t.step("a record of another DID", async () => {
+    inner.getSession = answer((record) => ({ ...record, did: OTHER_DID }));
+    const result = await f.read(cookie);
+    assert.equal(result.error?.type, "SESSION_REVOKED");
+    assert.match(result.setCookieHeader!, /Max-Age=0/);
+  });
+  await t.step("a Bearer token's record", async () => {
+    inner.getSession = answer((record) => ({ ...record, kind: "token" }));
+    assert.equal((await f.read(cookie)).error?.type, "SESSION_REVOKED");
+  });
+  await t.step("a synchronous throw", async () => {
+    inner.getSession = () => {
+      throw new Error("bug in the store");
+    };
+    const result = await f.read(cookie);
+    assert.equal(result.error?.type, "STORE_UNAVAILABLE");
+    assert.equal(result.setCookieHeader, null, "the cookie is kept");
+  });
+  await t.step("no answer within storeTimeout", async () => {
+    inner.getSession = () => new Promise(() => {});
+    const result = await f.read(cookie);
+    assert.equal(result.error?.type, "STORE_UNAVAILABLE");
+    assert.equal(result.setCookieHeader, null);
+  });
+  inner.getSession = real;
+  assert.equal((await f.read(cookie)).error, null, "served again");
+  await harness.close();
 });

@@ -35,6 +35,14 @@ export class KvKeys {
     return this.#part("sessions", id);
   }
 
+  /**
+   * The record's key, built synchronously, when the id is its own key part
+   * (at most 256 UTF-8 bytes); null when it is keyed by its digest.
+   */
+  sessionNow(id: string): Deno.KvKey | null {
+    return isShortPart(id) ? [...this.#prefix, "sessions", id] : null;
+  }
+
   /** The prefix of a DID's index entries. */
   userIndex(did: string): Promise<Deno.KvKey> {
     return this.#part("user_sessions", did);
@@ -88,7 +96,15 @@ export class KvKeys {
  * @returns The key part.
  */
 export async function keyPart(value: string): Promise<string | Uint8Array> {
-  const bytes = encoder.encode(value);
-  if (bytes.length <= MAX_KEY_PART_BYTES) return value;
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  if (isShortPart(value)) return value;
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", encoder.encode(value)),
+  );
+}
+
+/** Whether a string is at most `MAX_KEY_PART_BYTES` in UTF-8. */
+function isShortPart(value: string): boolean {
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+  return value.length * 3 <= MAX_KEY_PART_BYTES ||
+    encoder.encode(value).length <= MAX_KEY_PART_BYTES;
 }

@@ -64,29 +64,36 @@ export function lockDelay(failures: number): number {
  * @param operation The store method, for the error message.
  * @param limits The bounds.
  * @param attempt One read-check-commit round.
+ * @param firstError What the caller's own first round threw, when it ran
+ * one outside the loop (a hot read): treated as that round's failure.
  * @throws {StoreError} When a bound is reached; a lock's error is the cause.
  */
 export async function retry(
   operation: string,
   limits: RetryLimits,
   attempt: () => Promise<Attempt>,
+  firstError?: unknown,
 ): Promise<void> {
   let conflicts = 0;
   let locked = 0;
+  const meetLock = async (error: unknown): Promise<void> => {
+    if (!isLockError(error)) throw error;
+    locked++;
+    if (locked > limits.lockRetries) {
+      throw new StoreError(
+        `DenoKvSessionStore gave up on ${operation}: the database was locked by another handle or process ${locked} times in a row; raise lockRetries, or open the file from fewer handles`,
+        { cause: error },
+      );
+    }
+    await sleep(lockDelay(locked));
+  };
+  if (firstError !== undefined) await meetLock(firstError);
   for (;;) {
     let outcome: Attempt;
     try {
       outcome = await attempt();
     } catch (error) {
-      if (!isLockError(error)) throw error;
-      locked++;
-      if (locked > limits.lockRetries) {
-        throw new StoreError(
-          `DenoKvSessionStore gave up on ${operation}: the database was locked by another handle or process ${locked} times in a row; raise lockRetries, or open the file from fewer handles`,
-          { cause: error },
-        );
-      }
-      await sleep(lockDelay(locked));
+      await meetLock(error);
       continue;
     }
     if (outcome === "done") return;

@@ -22,6 +22,7 @@ import type {
 } from "../store.ts";
 import type { KvKeys } from "./_deno_kv_keys.ts";
 import { type IndexEntry, toIndexEntry } from "./_deno_kv_record.ts";
+import { KvRecordReads, live } from "./_deno_kv_reads.ts";
 import { type Attempt, retry, type RetryLimits } from "./_deno_kv_retry.ts";
 
 /** Sessions deleted per atomic operation (Deno KV caps mutations at 1000). */
@@ -36,6 +37,7 @@ export class KvSessions implements SessionStore {
   readonly #kv: Deno.Kv;
   readonly #keys: KvKeys;
   readonly #limits: RetryLimits;
+  readonly #reads: KvRecordReads;
 
   /**
    * @param kv The database.
@@ -46,6 +48,7 @@ export class KvSessions implements SessionStore {
     this.#kv = kv;
     this.#keys = keys;
     this.#limits = limits;
+    this.#reads = new KvRecordReads(kv, keys, limits);
   }
 
   /**
@@ -124,15 +127,9 @@ export class KvSessions implements SessionStore {
     return evicted;
   }
 
-  /** See `SessionStore.getSession`: one `get`. */
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const key = await this.#keys.session(id);
-    let result: SessionRecord | null = null;
-    await this.#run("getSession", async () => {
-      result = live(toSessionRecord((await this.#kv.get(key)).value), now);
-      return "done";
-    });
-    return result;
+  /** See `SessionStore.getSession`: one `get` (see `_deno_kv_reads.ts`). */
+  getSession(id: string, now: number): Promise<SessionRecord | null> {
+    return this.#reads.getSession(id, now);
   }
 
   /**
@@ -367,8 +364,4 @@ export class KvSessions implements SessionStore {
 interface Change {
   readonly read: SessionRecord | null;
   readonly written: SessionRecord | null;
-}
-
-function live(record: SessionRecord | null, now: number): SessionRecord | null {
-  return record !== null && record.expiresAt > now ? record : null;
 }

@@ -28,6 +28,7 @@ import {
   toTextOrNull,
 } from "./_redis_codec.ts";
 import { didOfSessionId, type RedisKeyLayout } from "./_redis_keys.ts";
+import { RecordMemo } from "./_record_memo.ts";
 import {
   CREATE_SESSION,
   DELETE_ALL_SESSIONS,
@@ -55,6 +56,8 @@ export interface RedisContext {
 /** Session records, revocations of legacy tokens. */
 export class RedisSessions {
   readonly #context: RedisContext;
+  /** The hot read decodes each stored version of a record once. */
+  readonly #decoded = new RecordMemo();
 
   /** @param context The command function, layout and durability. */
   constructor(context: RedisContext) {
@@ -93,7 +96,10 @@ export class RedisSessions {
     return decodeAll(reply);
   }
 
-  /** See `SessionStore.getSession`: one `HGET`. */
+  /**
+   * See `SessionStore.getSession`: one `HGET`; a reply identical to the
+   * last one for this id is not decoded again (see `_record_memo.ts`).
+   */
   async getSession(id: string, now: number): Promise<SessionRecord | null> {
     const did = didOfSessionId(id);
     if (did === null) return null;
@@ -102,7 +108,11 @@ export class RedisSessions {
       await this.#context.command(["HGET", key, id], { key, readonly: true }),
     );
     if (raw === null) return null;
-    const record = decodeRecord(raw);
+    let record = this.#decoded.get(id, raw);
+    if (record === undefined) {
+      record = decodeRecord(raw);
+      this.#decoded.set(id, raw, record);
+    }
     return record.expiresAt > now ? record : null;
   }
 
