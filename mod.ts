@@ -70,15 +70,17 @@ export {
 export type {
   BearerErrorType,
   BearerResult,
-  CookieOptions,
-  CookieSecret,
   SessionData,
   SessionErrorInfo,
   SessionErrorType,
   SessionInput,
-  SessionManagerOptions,
   SessionResult,
 } from "./src/types.ts";
+export type {
+  CookieOptions,
+  CookieSecret,
+  SessionManagerOptions,
+} from "./src/options.ts";
 export type {
   RevocationReason,
   SessionEvent,

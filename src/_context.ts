@@ -19,7 +19,7 @@ import { ConfigurationError } from "./errors.ts";
 import type { SessionEvent } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type { KeyValueStore, SessionStore } from "./store.ts";
-import type { SessionManagerOptions } from "./types.ts";
+import type { SessionManagerOptions } from "./options.ts";
 
 const VALUE_METHODS = [
   "getValue",

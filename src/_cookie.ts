@@ -7,7 +7,7 @@
 
 import { describeValue } from "./_describe.ts";
 import { ConfigurationError } from "./errors.ts";
-import type { CookieOptions } from "./types.ts";
+import type { CookieOptions } from "./options.ts";
 
 /** The date browsers treat as "already expired", used when clearing. */
 export const EPOCH_EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT";

@@ -17,7 +17,7 @@ import { ConfigurationError } from "./errors.ts";
 import type { SessionEventHandler } from "./events.ts";
 import { type Logger, noopLogger } from "./logger.ts";
 import type { SessionStore } from "./store.ts";
-import type { SessionManagerOptions } from "./types.ts";
+import type { SessionManagerOptions } from "./options.ts";
 
 /** Browsers cap cookie lifetimes at 400 days. */
 const MAX_COOKIE_LIFETIME_SECONDS = 400 * 24 * 60 * 60;

@@ -7,7 +7,7 @@
 
 import { defaults, seal, unseal } from "iron-webcrypto";
 import { ConfigurationError } from "./errors.ts";
-import type { CookieSecret } from "./types.ts";
+import type { CookieSecret } from "./options.ts";
 
 /** The iron-session 8 version suffix, appended to every seal we mint. */
 const SEAL_VERSION_SUFFIX = "~2";

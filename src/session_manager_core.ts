@@ -23,11 +23,11 @@ import { CookiePath } from "./_cookie_path.ts";
 import { EPOCH_EXPIRES } from "./_cookie.ts";
 import { TokenPath } from "./_token_path.ts";
 import type { SessionMetadata } from "./store.ts";
+import type { SessionManagerOptions } from "./options.ts";
 import type {
   BearerResult,
   SessionData,
   SessionInput,
-  SessionManagerOptions,
   SessionResult,
 } from "./types.ts";
 

@@ -10,7 +10,7 @@ import { contextOf, type ManagerContext } from "./_context.ts";
 import { SessionAdmin } from "./_session_admin.ts";
 import { SessionManagerCore } from "./session_manager_core.ts";
 import type { SessionRecord, SessionRecordUpdate } from "./store.ts";
-import type { SessionManagerOptions } from "./types.ts";
+import type { SessionManagerOptions } from "./options.ts";
 
 /**
  * The device-management methods of {@linkcode SessionManager}: list a

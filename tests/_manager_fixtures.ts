@@ -22,7 +22,7 @@ import type {
 import { DenoKvSessionStore } from "../src/stores/deno_kv.ts";
 import { MemorySessionStore } from "../src/stores/memory.ts";
 import { RedisSessionStore } from "../src/stores/redis.ts";
-import type { SessionManagerOptions } from "../src/types.ts";
+import type { SessionManagerOptions } from "../src/options.ts";
 import {
   capturingLogger,
   cookiePair,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { defaults, seal as ironSeal } from "iron-webcrypto";
 import { contextOf } from "../src/_context.ts";
 import { SessionManager } from "../src/session_manager.ts";
-import type { SessionManagerOptions } from "../src/types.ts";
+import type { SessionManagerOptions } from "../src/options.ts";
 import {
   cookiePair,
   cookieValue,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SessionManager } from "../src/session_manager.ts";
-import type { SessionManagerOptions } from "../src/types.ts";
+import type { SessionManagerOptions } from "../src/options.ts";
 import {
   cookiePair,
   cookieValue,

@@ -13,7 +13,7 @@ import {
 import type { Logger } from "../src/logger.ts";
 import { SessionManager } from "../src/session_manager.ts";
 import { MemorySessionStore } from "../src/stores/memory.ts";
-import type { SessionManagerOptions } from "../src/types.ts";
+import type { SessionManagerOptions } from "../src/options.ts";
 import {
   cookiePair,
   cookieValue,

@@ -6,7 +6,7 @@ import {
   SessionDataError,
 } from "../src/errors.ts";
 import { SessionManager } from "../src/session_manager.ts";
-import type { SessionManagerOptions } from "../src/types.ts";
+import type { SessionManagerOptions } from "../src/options.ts";
 import {
   capturingLogger,
   cookiePair,

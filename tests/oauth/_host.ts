@@ -11,7 +11,7 @@ import { SessionManager } from "../../src/session_manager.ts";
 import { SealKeyring } from "../../src/_seal.ts";
 import type { Logger } from "../../src/logger.ts";
 import type { SessionStore } from "../../src/store.ts";
-import type { CookieSecret } from "../../src/types.ts";
+import type { CookieSecret } from "../../src/options.ts";
 import type { OAuthHost } from "../../src/oauth/_host.ts";
 import { OAuthBridge } from "../../src/oauth/bridge.ts";
 import { contextOf, type ManagerContext } from "../../src/_context.ts";
