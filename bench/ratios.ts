@@ -33,6 +33,8 @@ function parseArgs(args: readonly string[]): Settings {
     redis: true,
   };
   for (const arg of args) {
+    // `deno task bench:ratios -- --only=...` passes the "--" through.
+    if (arg === "--") continue;
     const [key, value = ""] = arg.split("=", 2);
     if (key === "--rounds") settings.rounds = Number(value);
     else if (key === "--block-ms") settings.blockMs = Number(value);
