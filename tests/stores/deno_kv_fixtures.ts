@@ -6,42 +6,8 @@
  * @module
  */
 
-import type { SessionRecord } from "../../src/store.ts";
-
-/** A fixed clock: every expiry is relative to it. */
-export const NOW = 1_700_000_000_000;
-/** One hour. */
-export const HOUR = 60 * 60 * 1000;
-/** The DID most records belong to. */
-export const DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
-
-/**
- * Builds a v2 cookie record that lives for an hour from `createdAt`.
- *
- * @param id The session id.
- * @param fields Fields to override.
- * @returns The record.
- */
-export function record(
-  id: string,
-  fields: Partial<SessionRecord> = {},
-): SessionRecord {
-  const createdAt = fields.createdAt ?? NOW;
-  return {
-    id,
-    did: DID,
-    kind: "cookie",
-    createdAt,
-    lastAccessed: createdAt,
-    expiresAt: createdAt + HOUR,
-    authenticatedAt: createdAt,
-    generation: 0,
-    rotatedAt: null,
-    successor: null,
-    metadata: {},
-    ...fields,
-  };
-}
+// The same clock, DID and record builder as the shared contract suites.
+export { DID, HOUR, NOW, record } from "./store_contract.ts";
 
 /**
  * Opens a local database file, retrying while another process holds the
