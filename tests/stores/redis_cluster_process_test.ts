@@ -28,6 +28,7 @@ import {
   type WorkerConfig,
   type WorkerReport,
 } from "./redis_cluster_worker.ts";
+import { type RaceWorker, spawnRaceWorker } from "./_race_worker.ts";
 
 const WORKER = new URL("./redis_cluster_worker.ts", import.meta.url).pathname;
 const HOUR = 60 * 60 * 1000;
@@ -46,57 +47,21 @@ const TOKEN_COUNT = 4;
 const CODE_COUNT = 100;
 
 /** A spawned worker: its process and a promise of each line it prints. */
-interface Worker {
-  readonly child: Deno.ChildProcess;
-  readonly ready: Promise<void>;
-  readonly report: Promise<WorkerReport>;
-}
+type Worker = RaceWorker<WorkerReport>;
 
 function spawn(
   config: WorkerConfig,
   owner: string,
   client: ClusterClientName,
 ): Worker {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER, JSON.stringify(config), owner, client],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-    splitLines(),
-  ).getReader();
-  const ready = lines.read().then(({ value }) => {
-    if (value !== "ready") {
-      throw new Error(`${owner} did not start: ${value ?? "no output"}`);
-    }
-  });
-  const report = ready.then(async () => {
-    const { value } = await lines.read();
-    while (!(await lines.read()).done) {
-      // Drain to the end, so the pipe closes.
-    }
-    if (value === undefined) throw new Error(`${owner} printed no report`);
-    return JSON.parse(value) as WorkerReport;
-  });
-  // Awaited after `ready`; until then a failure is reported through `ready`.
-  report.catch(() => {});
-  return { child, ready, report };
-}
-
-function splitLines(): TransformStream<string, string> {
-  let buffer = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      buffer += chunk;
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      for (const line of parts) if (line !== "") controller.enqueue(line);
-    },
-    flush(controller) {
-      if (buffer !== "") controller.enqueue(buffer);
-    },
-  });
+  return spawnRaceWorker<WorkerReport>([
+    "run",
+    "-A",
+    WORKER,
+    JSON.stringify(config),
+    owner,
+    client,
+  ], owner);
 }
 
 if (redisAvailable("RedisSessionStore two-process tests on Redis Cluster")) {

@@ -18,6 +18,7 @@ import {
   type WorkerConfig,
   type WorkerReport,
 } from "./sqlite_worker.ts";
+import { type RaceWorker, spawnRaceWorker } from "./_race_worker.ts";
 
 const WORKER = new URL("./sqlite_worker.ts", import.meta.url).pathname;
 const HOUR = 60 * 60 * 1000;
@@ -33,11 +34,7 @@ const CONFIG: WorkerConfig = {
 };
 
 /** A spawned worker: its process and a promise of its report. */
-interface Worker {
-  readonly child: Deno.ChildProcess;
-  readonly ready: Promise<void>;
-  readonly report: Promise<WorkerReport>;
-}
+type Worker = RaceWorker<WorkerReport>;
 
 function spawn(
   file: string,
@@ -45,59 +42,20 @@ function spawn(
   driver: string,
   config: WorkerConfig,
 ): Worker {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-lock",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
-      WORKER,
-      file,
-      owner,
-      driver,
-      JSON.stringify(config),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-    splitLines(),
-  ).getReader();
-  const ready = lines.read().then(({ value }) => {
-    if (value !== "ready") {
-      throw new Error(`${owner} did not start: ${value ?? "no output"}`);
-    }
-  });
-  const report = ready.then(async () => {
-    const { value } = await lines.read();
-    while (!(await lines.read()).done) {
-      // Drain to the end, so the pipe closes.
-    }
-    if (value === undefined) throw new Error(`${owner} printed no report`);
-    return JSON.parse(value) as WorkerReport;
-  });
-  // Awaited after `ready`; until then a failure is reported through `ready`.
-  report.catch(() => {});
-  return { child, ready, report };
-}
-
-function splitLines(): TransformStream<string, string> {
-  let buffer = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      buffer += chunk;
-      const parts = buffer.split("\n");
-      buffer = parts.pop() ?? "";
-      for (const line of parts) if (line !== "") controller.enqueue(line);
-    },
-    flush(controller) {
-      if (buffer !== "") controller.enqueue(buffer);
-    },
-  });
+  return spawnRaceWorker<WorkerReport>([
+    "run",
+    "--no-lock",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
+    WORKER,
+    file,
+    owner,
+    driver,
+    JSON.stringify(config),
+  ], owner);
 }
 
 /**
