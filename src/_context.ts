@@ -18,19 +18,12 @@ import { type VerifiedSeal, Verifier } from "./_verifier.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { SessionEvent } from "./events.ts";
 import type { Logger } from "./logger.ts";
-import type { KeyValueStore, SessionStore } from "./store.ts";
+import {
+  KEY_VALUE_METHODS,
+  type KeyValueStore,
+  type SessionStore,
+} from "./store.ts";
 import type { SessionManagerOptions } from "./options.ts";
-
-const VALUE_METHODS = [
-  "getValue",
-  "setValue",
-  "takeValue",
-  "deleteValue",
-  "clearValues",
-  "acquireLock",
-  "renewLock",
-  "releaseLock",
-] as const;
 
 const NO_STORE_MESSAGE =
   "needs a store: pass one to the constructor, such as new SessionManager({ cookieSecret, store: new MemorySessionStore() })";
@@ -148,7 +141,7 @@ export class ManagerContext implements InternalContext {
   /** {@inheritDoc InternalContext.valueStore} */
   get valueStore(): KeyValueStore | undefined {
     const store = this.store as Partial<KeyValueStore> | undefined;
-    return VALUE_METHODS.every((method) =>
+    return KEY_VALUE_METHODS.every((method) =>
         typeof store?.[method] === "function"
       )
       ? store as KeyValueStore

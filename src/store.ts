@@ -369,3 +369,19 @@ export interface KeyValueStore {
   /** Frees the lease if `owner` holds it; never frees another's. */
   releaseLock(name: string, owner: string): Promise<void>;
 }
+
+/**
+ * The methods of {@linkcode KeyValueStore}, for checking at run time that a
+ * store implements it.
+ */
+export const KEY_VALUE_METHODS: readonly (keyof KeyValueStore)[] = Object
+  .freeze([
+    "getValue",
+    "setValue",
+    "takeValue",
+    "deleteValue",
+    "clearValues",
+    "acquireLock",
+    "renewLock",
+    "releaseLock",
+  ]);

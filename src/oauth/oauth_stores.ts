@@ -8,7 +8,12 @@
  */
 
 import { ConfigurationError, StoreError } from "../errors.ts";
-import type { KeyValueStore, SessionStore, ValueNamespace } from "../store.ts";
+import {
+  KEY_VALUE_METHODS,
+  type KeyValueStore,
+  type SessionStore,
+  type ValueNamespace,
+} from "../store.ts";
 import type { OAuthHost } from "./_host.ts";
 import { storageKey } from "./_keys.ts";
 import type { ReplacementTracker } from "./_replacement.ts";
@@ -36,17 +41,6 @@ export const OAUTH_STORES_DEFAULTS: Readonly<Required<OAuthStoresOptions>> =
     lockWait: 15,
   });
 
-const KEY_VALUE_METHODS = [
-  "getValue",
-  "setValue",
-  "takeValue",
-  "deleteValue",
-  "clearValues",
-  "acquireLock",
-  "renewLock",
-  "releaseLock",
-] as const;
-
 /**
  * Returns the manager's store as a {@linkcode KeyValueStore}, or throws a
  * `ConfigurationError` saying what to pass.
@@ -71,7 +65,7 @@ export function requireKeyValueStore(
   );
   if (missing.length > 0) {
     throw new ConfigurationError(
-      `${method}() needs a store that implements KeyValueStore (as MemorySessionStore, DenoKvSessionStore and RedisSessionStore do): the store passed lacks ${
+      `${method}() needs a store that implements KeyValueStore (as every shipped store does): the store passed lacks ${
         missing.join(", ")
       }`,
     );
