@@ -6,8 +6,6 @@
  * master.
  */
 import assert from "node:assert/strict";
-import { createCluster } from "npm:redis@4";
-import { Cluster } from "npm:ioredis@5";
 import type { SessionRecord } from "../../src/store.ts";
 import {
   type RedisRoute,
@@ -18,6 +16,7 @@ import { type RedisCluster, startRedisCluster } from "../_redis_cluster.ts";
 import { redisAvailable } from "../_redis_server.ts";
 import { DID, HOUR, NOW, record, storeContract } from "./store_contract.ts";
 import { valueContract } from "./value_contract.ts";
+import { connectCluster } from "./redis_cluster_clients.ts";
 
 type Command = (args: string[], route: RedisRoute) => Promise<unknown>;
 
@@ -27,48 +26,19 @@ interface Connection {
 }
 
 /** ioredis `Cluster`, as the module documentation wires it. */
-async function ioredisCluster(cluster: RedisCluster): Promise<Connection> {
-  const client = new Cluster(cluster.seeds.map((seed) => ({ ...seed })), {
-    enableOfflineQueue: false,
-    lazyConnect: true,
-  });
-  client.on("error", () => {});
-  await client.connect();
-  return {
-    command: ([name, ...args], { key }) =>
-      name === "WAIT"
-        // WAIT has no key: a pipeline sends it to the key's primary.
-        ? client.pipeline().exists(key).call(name, ...args).exec().then(
-          (replies) => {
-            const [error, acked] = replies?.[1] ?? [new Error("no reply")];
-            if (error) throw error;
-            return acked;
-          },
-        )
-        : client.call(name!, ...args),
-    async close() {
-      await client.quit();
-    },
-  };
+function ioredisCluster(cluster: RedisCluster): Promise<Connection> {
+  return connectCluster(
+    "ioredis",
+    cluster.seeds.map((seed) => seed.port),
+  ) as Promise<Connection>;
 }
 
 /** node-redis `createCluster`, as the module documentation wires it. */
-async function nodeRedisCluster(cluster: RedisCluster): Promise<Connection> {
-  const client = createCluster({
-    rootNodes: cluster.seeds.map((seed) => ({
-      url: `redis://${seed.host}:${seed.port}`,
-    })),
-    defaults: { disableOfflineQueue: true },
-  });
-  client.on("error", () => {});
-  await client.connect();
-  return {
-    command: (args, { key, readonly }) =>
-      client.sendCommand(key, readonly, args),
-    async close() {
-      await client.quit();
-    },
-  };
+function nodeRedisCluster(cluster: RedisCluster): Promise<Connection> {
+  return connectCluster(
+    "node-redis",
+    cluster.seeds.map((seed) => seed.port),
+  ) as Promise<Connection>;
 }
 
 const CLIENTS = {
