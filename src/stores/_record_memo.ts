@@ -4,10 +4,10 @@
  * freeze the same stored bytes again.
  *
  * An entry is keyed by the session id and answers only for the exact
- * stored version it was decoded from: Redis's reply text, or Deno KV's
- * versionstamp. Any other version is decoded (and validated) afresh and
- * replaces it. The records are frozen, metadata included, so one can be
- * handed to every caller. Expiry is not part of the memo: the store still
+ * stored version it was decoded from (Deno KV's versionstamp; the Redis
+ * store keeps its own, by reply text, in `_redis_hot_read.ts`). Any other
+ * version is decoded (and validated) afresh and replaces it. The records
+ * are frozen, metadata included, so one can be handed to every caller. Expiry is not part of the memo: the store still
  * checks it on every read.
  *
  * @module

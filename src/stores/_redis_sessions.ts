@@ -28,7 +28,7 @@ import {
   toTextOrNull,
 } from "./_redis_codec.ts";
 import { didOfSessionId, type RedisKeyLayout } from "./_redis_keys.ts";
-import { RecordMemo } from "./_record_memo.ts";
+import { RedisHotRead } from "./_redis_hot_read.ts";
 import {
   CREATE_SESSION,
   DELETE_ALL_SESSIONS,
@@ -56,12 +56,12 @@ export interface RedisContext {
 /** Session records, revocations of legacy tokens. */
 export class RedisSessions {
   readonly #context: RedisContext;
-  /** The hot read decodes each stored version of a record once. */
-  readonly #decoded = new RecordMemo();
+  readonly #hotRead: RedisHotRead;
 
   /** @param context The command function, layout and durability. */
   constructor(context: RedisContext) {
     this.#context = context;
+    this.#hotRead = new RedisHotRead(context.command, context.keys);
   }
 
   /** See `SessionStore.createSession`. */
@@ -96,24 +96,17 @@ export class RedisSessions {
     return decodeAll(reply);
   }
 
+  /** The hot read (see `_redis_hot_read.ts`). */
+  get hotRead(): RedisHotRead {
+    return this.#hotRead;
+  }
+
   /**
    * See `SessionStore.getSession`: one `HGET`; a reply identical to the
-   * last one for this id is not decoded again (see `_record_memo.ts`).
+   * last one for this id is not decoded again (see `_redis_hot_read.ts`).
    */
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const did = didOfSessionId(id);
-    if (did === null) return null;
-    const key = this.#context.keys.sessions(did);
-    const raw = toTextOrNull(
-      await this.#context.command(["HGET", key, id], { key, readonly: true }),
-    );
-    if (raw === null) return null;
-    let record = this.#decoded.get(id, raw);
-    if (record === undefined) {
-      record = decodeRecord(raw);
-      this.#decoded.set(id, raw, record);
-    }
-    return record.expiresAt > now ? record : null;
+  getSession(id: string, now: number): Promise<SessionRecord | null> {
+    return this.#hotRead.read(id, now);
   }
 
   /** See `SessionStore.updateSession`: one script. */

@@ -155,6 +155,7 @@ import type {
   ValueNamespace,
 } from "../store.ts";
 import { sessionIdFor } from "./_redis_keys.ts";
+import { attachHotReader } from "../_hot_read.ts";
 import {
   type RedisSessionStoreOptions,
   resolveOptions,
@@ -209,6 +210,11 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
     const context = resolveOptions(options);
     this.#sessions = new RedisSessions(context);
     this.#values = new RedisValues(context);
+    attachHotReader(
+      this,
+      this.#sessions.hotRead,
+      RedisSessionStore.prototype.getSession,
+    );
   }
 
   /**
@@ -240,10 +246,7 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
     return this.#sessions.createSession(record, options, now);
   }
 
-  /**
-   * Returns an active session: one `HGET`. See
-   * {@linkcode SessionStore.getSession}.
-   */
+  /** Returns an active session: one `HGET`. See {@linkcode SessionStore.getSession}. */
   getSession(id: string, now: number): Promise<SessionRecord | null> {
     return this.#sessions.getSession(id, now);
   }
@@ -273,10 +276,7 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
     return this.#sessions.rotateToken(id, generation, rotation, now);
   }
 
-  /**
-   * Lists a DID's active sessions, newest first: one `HVALS`. See
-   * {@linkcode SessionStore.listSessions}.
-   */
+  /** Lists a DID's active sessions, newest first: one `HVALS`. See {@linkcode SessionStore.listSessions}. */
   listSessions(did: string, now: number): Promise<readonly SessionRecord[]> {
     return this.#sessions.listSessions(did, now);
   }
@@ -313,9 +313,7 @@ export class RedisSessionStore implements SessionStore, KeyValueStore {
     return this.#sessions.isTokenRevoked(jti, now);
   }
 
-  /**
-   * Returns a live value: one `GET`. See {@linkcode KeyValueStore.getValue}.
-   */
+  /** Returns a live value: one `GET`. See {@linkcode KeyValueStore.getValue}. */
   getValue(
     namespace: ValueNamespace,
     key: string,
