@@ -9,7 +9,7 @@
  */
 
 import { KeyUsageCounters, type KeyUsageReport } from "./_key_usage.ts";
-import { LruCache } from "./_lru_cache.ts";
+import { SealCache } from "./_seal_cache.ts";
 import { type ResolvedOptions, resolveOptions } from "./_options.ts";
 import { Sealer } from "./_sealer.ts";
 import { StoreCalls, type StoreOutcome } from "./_store_calls.ts";
@@ -113,7 +113,7 @@ export class ManagerContext implements InternalContext {
     );
     this.verifier = new Verifier(
       keyring,
-      new LruCache<string, VerifiedSeal>(resolved.cacheSize),
+      new SealCache<VerifiedSeal>(resolved.cacheSize),
       resolved,
       resolved.logger,
       this.keyUsageCounters,

@@ -47,6 +47,7 @@ import type { ManagerContext } from "./_context.ts";
 import { describeFailure, sessionError } from "./_results.ts";
 import { type ParsedSeal, parseSeal } from "./_seal.ts";
 import { copyData, type Verification, type VerifiedSeal } from "./_verifier.ts";
+import { HotCookiePath } from "./_cookie_hot_read.ts";
 import type { SessionStore } from "./store.ts";
 import type { SessionData, SessionResult } from "./types.ts";
 
@@ -71,6 +72,7 @@ export class CookiePath<T extends object> {
   readonly #refreshAfterMs: number;
   readonly #clockSkewMs: number;
   readonly #currentKeyId: string;
+  readonly #hot: HotCookiePath<T> | undefined;
 
   /**
    * @param context The manager's internals.
@@ -90,6 +92,12 @@ export class CookiePath<T extends object> {
     this.#refreshAfterMs = options.refreshAfterMs;
     this.#clockSkewMs = options.clockSkewMs;
     this.#currentKeyId = context.sealer.currentKeyId;
+    this.#hot = context.store === undefined
+      ? undefined
+      : new HotCookiePath(context, context.store, this.#answers, {
+        setCookie: (value, seal, now) => this.#setCookie(value, seal, now),
+        readAll: (header, now, first) => this.#readAll(header, now, first),
+      });
   }
 
   /**
@@ -145,7 +153,13 @@ export class CookiePath<T extends object> {
           }
           const id = seal.sessionId;
           if (id !== undefined) {
-            return this.#readHot(store, id, first, seal, header as string, now);
+            return (this.#hot as HotCookiePath<T>).read(
+              id,
+              first,
+              seal,
+              header as string,
+              now,
+            );
           }
         }
         decided = this.#decide(
@@ -172,53 +186,14 @@ export class CookiePath<T extends object> {
 
   /** The Set-Cookie line serving `value` unchanged. */
   #setCookie(value: string, seal: VerifiedSeal, now: number): string {
-    return `${this.#setCookiePrefix}${value}; Max-Age=${
-      Math.max(0, Math.floor((seal.expiresAt - now) / 1000))
-    }${this.#cookieAttributes}`;
-  }
-
-  /**
-   * The hot path with a store: a cached, live seal not due for a refresh,
-   * whose record is read (the one round trip); the answer is built in the
-   * reaction that receives the store's reply. Never rejects.
-   */
-  #readHot(
-    store: SessionStore,
-    id: string,
-    value: string,
-    seal: VerifiedSeal,
-    header: string,
-    now: number,
-  ): Promise<SessionResult<T>> {
-    // Within clockSkew grace the record counts as live, like the seal.
-    const asOf = now - this.#clockSkewMs;
-    return this.#context.storeCalls.requestThen(
-      "getSession",
-      () => store.getSession(id, asOf),
-      (read): SessionResult<T> | Promise<SessionResult<T>> => {
-        let rejected: Candidate<T> | undefined;
-        try {
-          if (!read.ok) return this.#answers.unavailable().result;
-          rejected = this.#answers.checkRecord(
-            read.value,
-            seal.data.did,
-            seal,
-            now,
-          );
-          if (rejected === undefined) {
-            return {
-              data: copyData(seal) as SessionData & T,
-              setCookieHeader: this.#setCookie(value, seal, now),
-              error: null,
-            };
-          }
-        } catch (error) {
-          rejected = this.#answers.unexpected(error);
-        }
-        // Revoked (or a bug): another cookie of the name may still be valid.
-        return this.#readAll(header, now, rejected);
-      },
-    );
+    const maxAge = Math.max(0, Math.floor((seal.expiresAt - now) / 1000));
+    // The cache entry is this exact value's, so its line is too.
+    if (seal.servedMaxAge === maxAge) return seal.servedLine;
+    const line =
+      `${this.#setCookiePrefix}${value}; Max-Age=${maxAge}${this.#cookieAttributes}`;
+    seal.servedMaxAge = maxAge;
+    seal.servedLine = line;
+    return line;
   }
 
   /**

@@ -17,6 +17,7 @@
 
 import { DeadlineQueue, type Pending } from "./_deadline_queue.ts";
 import { StoreError } from "./errors.ts";
+import type { WatchedCall } from "./_watched_call.ts";
 import type { Logger } from "./logger.ts";
 
 /** The outcome of a bounded store call; never rejects. */
@@ -100,7 +101,7 @@ export function describeStoreError(error: unknown): string {
 }
 
 /** What every request-path call of one manager shares. */
-interface CallSite {
+export interface CallSite {
   readonly deadlines: DeadlineQueue;
   readonly logger: Logger;
   readonly timeoutMs: number;
@@ -160,7 +161,14 @@ class BoundedCall<R, U> implements Pending {
   }
 }
 
-function warnUnavailable(
+/**
+ * Logs a request-path store failure or missed deadline.
+ *
+ * @param logger The guarded logger.
+ * @param operation The store method.
+ * @param outcome The failure.
+ */
+export function warnUnavailable(
   logger: Logger,
   operation: string,
   outcome: Extract<StoreOutcome<unknown>, { ok: false }>,
@@ -254,6 +262,24 @@ export class StoreCalls {
       );
       site.deadlines.add(bounded);
     });
+  }
+
+  /**
+   * A request-path call as one object (see {@linkcode WatchedCall}): like
+   * {@linkcode requestThen} on a promise already made, with no closures of
+   * its own.
+   *
+   * @param operation The store method.
+   * @param pending The store's answer.
+   * @param call What answers it.
+   * @returns The call's answer.
+   */
+  watch<R, U>(
+    operation: string,
+    pending: Promise<R>,
+    call: WatchedCall<R, U>,
+  ): Promise<U> {
+    return call.start(this.#site, operation, pending);
   }
 
   /**

@@ -26,7 +26,7 @@
  */
 
 import type { KeyCounter, KeyUsageCounters } from "./_key_usage.ts";
-import type { LruCache } from "./_lru_cache.ts";
+import type { SealCache } from "./_seal_cache.ts";
 import { readPayload } from "./_payload.ts";
 import { type ParsedSeal, parseSeal, type SealKeyring } from "./_seal.ts";
 import type { Logger } from "./logger.ts";
@@ -57,6 +57,12 @@ export interface VerifiedSeal {
   readonly generation: number | undefined;
   /** The usage counters of the secret id it was sealed under. */
   readonly key: KeyCounter;
+  /**
+   * The hot path's last Set-Cookie line for this seal, and the Max-Age it
+   * carries (-1 before the first): a request in the same second reuses it.
+   */
+  servedMaxAge: number;
+  servedLine: string;
 }
 
 /**
@@ -143,7 +149,7 @@ export interface Lifetimes {
 /** Verifies seals and remembers the ones that verified. */
 export class Verifier {
   readonly #keyring: SealKeyring;
-  readonly #cache: LruCache<string, VerifiedSeal>;
+  readonly #cache: SealCache<VerifiedSeal>;
   readonly #lifetimes: Lifetimes;
   readonly #logger: Logger;
   readonly #usage: KeyUsageCounters;
@@ -158,7 +164,7 @@ export class Verifier {
    */
   constructor(
     keyring: SealKeyring,
-    cache: LruCache<string, VerifiedSeal>,
+    cache: SealCache<VerifiedSeal>,
     lifetimes: Lifetimes,
     logger: Logger,
     usage: KeyUsageCounters,
@@ -286,6 +292,8 @@ export class Verifier {
       jti: data.jti,
       generation,
       key,
+      servedMaxAge: -1,
+      servedLine: "",
     };
     this.#cache.set(value, seal);
     return seal;

@@ -321,3 +321,40 @@ Deno.test("getSessionFromRequest() hot path with a store fails closed on the sto
   assert.equal((await f.read(cookie)).error, null, "served again");
   await harness.close();
 });
+
+Deno.test("getSessionFromRequest() hot path's Set-Cookie line follows the clock, with and without a store", async (t) => {
+  for (const withStore of [false, true]) {
+    await t.step(withStore ? "with a store" : "without a store", async () => {
+      const clock = new TestClock();
+      const harness = await memoryFactory.setup();
+      const sessions = new SessionManager({
+        cookieSecret: SECRET,
+        now: clock.now,
+        ...(withStore ? { store: await harness.create() } : {}),
+      });
+      const setCookie = await sessions.createSession({ did: DID });
+      const request = requestWithCookie(cookiePair(setCookie));
+      const maxAge = async () =>
+        (await sessions.getSessionFromRequest(request)).setCookieHeader!
+          .match(/Max-Age=(\d+);/)![1];
+      clock.advance(10);
+      assert.equal(await maxAge(), "604790");
+      clock.time += 500;
+      assert.equal(await maxAge(), "604789", "half a second later");
+      clock.time += 400;
+      assert.equal(await maxAge(), "604789", "in the same second");
+      clock.time += 100;
+      assert.equal(await maxAge(), "604789", "to the millisecond");
+      clock.time += 1;
+      assert.equal(await maxAge(), "604788", "a millisecond more");
+      clock.advance(40);
+      assert.equal(await maxAge(), "604748");
+      const other = await sessions.createSession({ did: DID });
+      const line = (await sessions.getSessionFromRequest(
+        requestWithCookie(cookiePair(other)),
+      )).setCookieHeader!;
+      assert.equal(cookieValue(line), cookieValue(other), "each seal its own");
+      await harness.close();
+    });
+  }
+});

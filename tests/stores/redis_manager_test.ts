@@ -78,4 +78,101 @@ if (redisAvailable("SessionManager on RedisSessionStore round-trip tests")) {
       assert.deepEqual(sent.splice(0), ["EVALSHA"], "a token rotation");
     });
   });
+
+  Deno.test("SessionManager on RedisSessionStore: the hot read answers as getSession would, and yields to an override", async (t) => {
+    await withRedis(async (command) => {
+      const login = async (sessions: SessionManager) => {
+        const cookie = (await sessions.createSession({ did: DID })).split(
+          ";",
+        )[0]!;
+        return () =>
+          sessions.getSessionFromRequest(
+            new Request("https://app.example/", { headers: { cookie } }),
+          );
+      };
+      await t.step(
+        "a subclass's getSession is called on every hot request",
+        async () => {
+          class Counting extends RedisSessionStore {
+            reads = 0;
+            override getSession(id: string, now: number) {
+              this.reads++;
+              return super.getSession(id, now);
+            }
+          }
+          const store = new Counting({ command });
+          const read = await login(
+            new SessionManager({ cookieSecret: "x".repeat(32), store }),
+          );
+          assert.equal((await read()).error, null);
+          assert.equal((await read()).error, null);
+          assert.equal(store.reads, 2);
+        },
+      );
+      await t.step(
+        "a getSession patched after the manager was built is honoured",
+        async () => {
+          const store = new RedisSessionStore({ command });
+          const read = await login(
+            new SessionManager({ cookieSecret: "x".repeat(32), store }),
+          );
+          assert.equal((await read()).error, null);
+          store.getSession = () => Promise.resolve(null);
+          assert.equal((await read()).error?.type, "SESSION_REVOKED");
+        },
+      );
+      await t.step(
+        "an unreadable record: STORE_UNAVAILABLE with a warn, the cookie kept",
+        async () => {
+          const warnings: unknown[] = [];
+          const store = new RedisSessionStore({ command });
+          const sessions = new SessionManager({
+            cookieSecret: "x".repeat(32),
+            store,
+            logger: {
+              debug() {},
+              info() {},
+              warn: (message, context) => warnings.push({ message, context }),
+              error() {},
+            },
+          });
+          const read = await login(sessions);
+          const first = await read();
+          assert.equal(first.error, null);
+          const id = first.data!.sessionId!;
+          await command(["HSET", `atproto-sessions:sessions:${DID}`, id, "{"], {
+            key: `atproto-sessions:sessions:${DID}`,
+            readonly: false,
+          });
+          const broken = await read();
+          assert.equal(broken.error?.type, "STORE_UNAVAILABLE");
+          assert.equal(broken.setCookieHeader, null);
+          assert.equal(warnings.length, 1);
+          assert.doesNotMatch(JSON.stringify(warnings), /Fe26/);
+        },
+      );
+      await t.step(
+        "a store that never answers: STORE_UNAVAILABLE at storeTimeout",
+        async () => {
+          let hang = false;
+          const store = new RedisSessionStore({
+            command: (args, route) =>
+              hang ? new Promise(() => {}) : command(args, route),
+          });
+          const read = await login(
+            new SessionManager({
+              cookieSecret: "x".repeat(32),
+              store,
+              storeTimeout: 30,
+            }),
+          );
+          assert.equal((await read()).error, null);
+          hang = true;
+          const late = await read();
+          assert.equal(late.error?.type, "STORE_UNAVAILABLE");
+          assert.equal(late.setCookieHeader, null);
+        },
+      );
+    });
+  });
 }
