@@ -19,6 +19,7 @@
 import {
   freePort,
   pollUntilReady,
+  readWithin,
   serverAvailable,
   serverProcess,
 } from "./_server_process.ts";
@@ -230,7 +231,7 @@ function waitForAccept(
       try {
         await conn.write(sslRequest);
         const buffer = new Uint8Array(1);
-        const read = await conn.read(buffer);
+        const read = await readWithin(conn, buffer);
         return read === 1 && buffer[0] === 78 /* N */ && await ready(port);
       } finally {
         conn.close();
@@ -256,7 +257,7 @@ async function ready(port: number): Promise<boolean> {
   try {
     await conn.write(message);
     const buffer = new Uint8Array(1);
-    const read = await conn.read(buffer);
+    const read = await readWithin(conn, buffer);
     return read === 1 && buffer[0] === 82; /* R */
   } finally {
     conn.close();

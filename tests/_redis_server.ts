@@ -11,6 +11,7 @@
 import {
   freePort,
   pollUntilReady,
+  readWithin,
   serverAvailable,
   serverProcess,
 } from "./_server_process.ts";
@@ -162,7 +163,7 @@ export function waitForPing(
       try {
         await conn.write(new TextEncoder().encode("PING\r\n"));
         const buffer = new Uint8Array(16);
-        const read = await conn.read(buffer);
+        const read = await readWithin(conn, buffer);
         const reply = new TextDecoder().decode(buffer.subarray(0, read ?? 0));
         return reply.startsWith("+PONG");
       } finally {

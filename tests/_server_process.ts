@@ -135,6 +135,40 @@ export function serverProcess(options: ServerProcessOptions): ServerProcess {
   };
 }
 
+/** How long one probe waits for a server's first reply. */
+export const PROBE_READ_MS = 1000;
+
+/**
+ * Reads once from a probe's connection, giving up after
+ * {@linkcode PROBE_READ_MS}: a server that accepted the connection but
+ * never answers (still starting, or not the server we think) must not
+ * stall the poll, whose deadline is checked only between probes. The
+ * caller closes `conn` either way, which ends a read still pending.
+ *
+ * @param conn The probe's connection.
+ * @param buffer Where the reply goes.
+ * @returns The bytes read, or null at end of stream or on timeout.
+ */
+export async function readWithin(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const read = conn.read(buffer);
+  try {
+    return await Promise.race([
+      read,
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), PROBE_READ_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    // The caller's close rejects a read still pending; nothing waits on it.
+    read.catch(() => {});
+  }
+}
+
 /** Options of {@linkcode pollUntilReady}. */
 export interface PollOptions {
   /** The server's name, for messages. */
