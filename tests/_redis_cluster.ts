@@ -69,6 +69,9 @@ const redisCliPath: string | null = redisServerPath === null
   ? null
   : redisServerPath.replace(/redis-server$/, "redis-cli");
 
+/** The longest one `redis-cli` call may take. */
+const CLI_TIMEOUT_MS = 30_000;
+
 /**
  * Starts six nodes and creates the cluster, waiting until it is healthy.
  *
@@ -91,11 +94,14 @@ export async function startRedisCluster(
   const children = new Map<number, Deno.ChildProcess>();
 
   async function run(port: number, args: string[]): Promise<string> {
+    // Bounded: a node that accepts and never answers must fail the test,
+    // not hang it (the child is killed when the signal aborts).
     const output = await new Deno.Command(cli!, {
       args: ["-h", "127.0.0.1", "-p", String(port), ...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      signal: AbortSignal.timeout(CLI_TIMEOUT_MS),
     }).output();
     const text = new TextDecoder().decode(output.stdout);
     if (!output.success) {
