@@ -203,6 +203,7 @@ class HotCookieRead<T extends object>
   }
 
   protected onUnavailable(): SessionResult<T> {
+    // Already logged; every failure answers alike.
     return this.#path.answers.unavailable().result;
   }
 }

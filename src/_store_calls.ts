@@ -15,9 +15,9 @@
  * @module
  */
 
-import { DeadlineQueue, type Pending } from "./_deadline_queue.ts";
+import { DeadlineQueue } from "./_deadline_queue.ts";
 import { StoreError } from "./errors.ts";
-import type { WatchedCall } from "./_watched_call.ts";
+import { type CallSite, WatchedCall } from "./_watched_call.ts";
 import type { Logger } from "./logger.ts";
 
 /** The outcome of a bounded store call; never rejects. */
@@ -100,75 +100,28 @@ export function describeStoreError(error: unknown): string {
   return error instanceof Error ? error.message : typeof error;
 }
 
-/** What every request-path call of one manager shares. */
-export interface CallSite {
-  readonly deadlines: DeadlineQueue;
-  readonly logger: Logger;
-  readonly timeoutMs: number;
-}
-
-/** One request-path call: settled by its answer or its deadline. */
-class BoundedCall<R, U> implements Pending {
-  deadline = 0;
-  settled = false;
-  readonly #site: CallSite;
-  readonly #operation: string;
+/** One `requestThen` call: its outcome goes to `then`. */
+class ThenCall<R, U> extends WatchedCall<R, U> {
   readonly #then: (outcome: StoreOutcome<R>) => U | PromiseLike<U>;
-  readonly #resolve: (value: U | PromiseLike<U>) => void;
-  readonly #reject: (error: unknown) => void;
 
-  constructor(
-    site: CallSite,
-    operation: string,
-    then: (outcome: StoreOutcome<R>) => U | PromiseLike<U>,
-    resolve: (value: U | PromiseLike<U>) => void,
-    reject: (error: unknown) => void,
-  ) {
-    this.#site = site;
-    this.#operation = operation;
+  constructor(then: (outcome: StoreOutcome<R>) => U | PromiseLike<U>) {
+    super();
     this.#then = then;
-    this.#resolve = resolve;
-    this.#reject = reject;
   }
 
-  answer(value: R): void {
-    if (this.#site.deadlines.settle(this)) this.#finish({ ok: true, value });
+  protected onValue(value: R): U | PromiseLike<U> {
+    return this.#then({ ok: true, value });
   }
 
-  fail(error: unknown): void {
-    if (this.#site.deadlines.settle(this)) {
-      this.#finish({ ok: false, error, timedOut: false });
-    }
-  }
-
-  expire(): void {
-    this.#finish({
-      ok: false,
-      error: new StoreTimeoutError(this.#operation, this.#site.timeoutMs),
-      timedOut: true,
-    });
-  }
-
-  #finish(outcome: StoreOutcome<R>): void {
-    if (!outcome.ok) {
-      warnUnavailable(this.#site.logger, this.#operation, outcome);
-    }
-    try {
-      this.#resolve(this.#then(outcome));
-    } catch (error) {
-      this.#reject(error);
-    }
+  protected onUnavailable(
+    error: unknown,
+    timedOut: boolean,
+  ): U | PromiseLike<U> {
+    return this.#then({ ok: false, error, timedOut });
   }
 }
 
-/**
- * Logs a request-path store failure or missed deadline.
- *
- * @param logger The guarded logger.
- * @param operation The store method.
- * @param outcome The failure.
- */
-export function warnUnavailable(
+function warnUnavailable(
   logger: Logger,
   operation: string,
   outcome: Extract<StoreOutcome<unknown>, { ok: false }>,
@@ -199,8 +152,9 @@ export class StoreCalls {
     this.#logger = logger;
     this.#site = {
       deadlines: new DeadlineQueue(timeoutMs),
-      logger,
-      timeoutMs,
+      unavailable: (operation, error, timedOut) =>
+        warnUnavailable(logger, operation, { ok: false, error, timedOut }),
+      timeoutError: (operation) => new StoreTimeoutError(operation, timeoutMs),
     };
   }
 
@@ -253,15 +207,7 @@ export class StoreCalls {
         return Promise.reject(thrown);
       }
     }
-    const site = this.#site;
-    return new Promise<U>((resolve, reject) => {
-      const bounded = new BoundedCall(site, operation, then, resolve, reject);
-      pending.then(
-        (value) => bounded.answer(value),
-        (error: unknown) => bounded.fail(error),
-      );
-      site.deadlines.add(bounded);
-    });
+    return new ThenCall(then).start(this.#site, operation, pending);
   }
 
   /**

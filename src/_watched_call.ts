@@ -1,17 +1,26 @@
 /**
- * A request-path store call that is its own state, for the hottest call
- * (a cached cookie's record read): one object per call, with no closures
- * or outcome objects beyond the promise it answers with.
+ * A request-path store call that is its own state: one object per call,
+ * settled by the store's answer or by the manager's shared deadline, with
+ * no closures or outcome objects beyond the promise it answers with.
+ * `StoreCalls.requestThen` is built on it, and the hottest call (a cached
+ * cookie's record read) subclasses it directly.
  *
  * @module
  */
 
-import type { Pending } from "./_deadline_queue.ts";
-import {
-  type CallSite,
-  StoreTimeoutError,
-  warnUnavailable,
-} from "./_store_calls.ts";
+import type { DeadlineQueue, Pending } from "./_deadline_queue.ts";
+
+/** What every request-path call of one manager shares. */
+export interface CallSite {
+  readonly deadlines: DeadlineQueue;
+  /**
+   * Logs a failed call or a missed deadline (a `warn` of type
+   * `STORE_UNAVAILABLE`).
+   */
+  unavailable(operation: string, error: unknown, timedOut: boolean): void;
+  /** The error a call that missed its deadline fails with. */
+  timeoutError(operation: string): Error;
+}
 
 /**
  * A request-path call that is its own state: one object per call, with
@@ -38,11 +47,17 @@ export abstract class WatchedCall<R, U> implements Pending {
   protected abstract onValue(value: R): U | PromiseLike<U>;
 
   /**
-   * The answer when the store failed or missed the deadline.
+   * The answer when the store failed or missed the deadline (already
+   * logged).
    *
+   * @param error What the store failed with, or the timeout error.
+   * @param timedOut Whether the deadline passed first.
    * @returns The call's answer.
    */
-  protected abstract onUnavailable(): U | PromiseLike<U>;
+  protected abstract onUnavailable(
+    error: unknown,
+    timedOut: boolean,
+  ): U | PromiseLike<U>;
 
   /**
    * Logs a failure found while reading the store's value (an unreadable
@@ -52,12 +67,7 @@ export abstract class WatchedCall<R, U> implements Pending {
    * @param error What was thrown.
    */
   protected storeFailed(error: unknown): void {
-    const site = this.#site as CallSite;
-    warnUnavailable(site.logger, this.#operation, {
-      ok: false,
-      error,
-      timedOut: false,
-    });
+    (this.#site as CallSite).unavailable(this.#operation, error, false);
   }
 
   /**
@@ -76,12 +86,12 @@ export abstract class WatchedCall<R, U> implements Pending {
       this.#reject = reject;
       pending.then(
         (value) => {
-          if (site.deadlines.settle(this)) this.#answer(true, value);
+          if (site.deadlines.settle(this)) this.#answer(true, value, false);
         },
         (error: unknown) => {
           if (site.deadlines.settle(this)) {
-            this.storeFailed(error);
-            this.#answer(false, undefined);
+            site.unavailable(operation, error, false);
+            this.#answer(false, error, false);
           }
         },
       );
@@ -92,18 +102,16 @@ export abstract class WatchedCall<R, U> implements Pending {
   /** Called by the deadline queue when the deadline passed. */
   expire(): void {
     const site = this.#site as CallSite;
-    warnUnavailable(site.logger, this.#operation, {
-      ok: false,
-      error: new StoreTimeoutError(this.#operation, site.timeoutMs),
-      timedOut: true,
-    });
-    this.#answer(false, undefined);
+    const error = site.timeoutError(this.#operation);
+    site.unavailable(this.#operation, error, true);
+    this.#answer(false, error, true);
   }
 
-  #answer(ok: boolean, value: R | undefined): void {
+  /** Answers with the store's value (`ok`) or its failure. */
+  #answer(ok: boolean, value: unknown, timedOut: boolean): void {
     try {
       (this.#resolve as (value: U | PromiseLike<U>) => void)(
-        ok ? this.onValue(value as R) : this.onUnavailable(),
+        ok ? this.onValue(value as R) : this.onUnavailable(value, timedOut),
       );
     } catch (error) {
       (this.#reject as (error: unknown) => void)(error);
